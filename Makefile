@@ -1,0 +1,57 @@
+# `make run` and `make test` do all their own set-up: a virtual environment in .venv,
+# and for the tests Debian's chromium, a checkov environment and the Lambda zip.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PORT ?= 8501
+
+.PHONY: run test lint format stack bench clean browser
+
+$(VENV)/.runtime: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime requirements-dev.txt
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@
+
+## run: start the app on the embedded AWS (or on AWS with ENERGY_BACKEND=aws)
+run: $(VENV)/.runtime
+	$(VENV)/bin/streamlit run streamlit_app.py --server.port $(PORT) --server.headless true
+
+## stack: run the embedded AWS alone on ENERGY_LOCAL_PORT (default 4566) for the CLI and other apps
+stack: $(VENV)/.runtime
+	$(PY) -m local_aws
+
+## test: lint, then every test (unit, integration, app, browser, infra)
+test: $(VENV)/.installed browser test-prereqs
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest
+
+## browser: Debian's chromium for the end-to-end tests (never Playwright's own download)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache
+
+-include mk/*.mk
+
+# Fragments in mk/ add their own prerequisites of `make test` to this target.
+test-prereqs:
+.PHONY: test-prereqs
