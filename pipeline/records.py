@@ -1,0 +1,91 @@
+"""Records: validated readings with what the pipeline derived from them.
+
+A record is one item of the `energy_data` table, under the original attribute names.
+Anomalous records also carry `anomaly_shard`, the key of a sparse index that lists recent
+anomalies across all sites without a Scan; the shard spreads those writes over several
+index partitions so that no single key takes every anomaly.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from pipeline.bootstrap import ANOMALY_SHARDS
+from pipeline.validation import Reading
+
+
+@dataclass(frozen=True)
+class Record:
+    site_id: str
+    timestamp: str
+    energy_generated_kwh: Decimal
+    energy_consumed_kwh: Decimal
+    net_energy_kwh: Decimal
+    anomaly_reasons: tuple[str, ...]
+    source_key: str
+    processed_at: str
+
+    @property
+    def anomaly(self) -> bool:
+        return bool(self.anomaly_reasons)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.site_id, self.timestamp)
+
+    def same_values(self, other: Record) -> bool:
+        """Equal as stored data, whatever file or run produced it."""
+        return (
+            self.energy_generated_kwh == other.energy_generated_kwh
+            and self.energy_consumed_kwh == other.energy_consumed_kwh
+            and self.anomaly_reasons == other.anomaly_reasons
+        )
+
+    def to_item(self) -> dict[str, Any]:
+        item: dict[str, Any] = {
+            "site_id": self.site_id,
+            "timestamp": self.timestamp,
+            "energy_generated_kwh": self.energy_generated_kwh,
+            "energy_consumed_kwh": self.energy_consumed_kwh,
+            "net_energy_kwh": self.net_energy_kwh,
+            "anomaly": self.anomaly,
+            "anomaly_reasons": list(self.anomaly_reasons),
+            "source_key": self.source_key,
+            "processed_at": self.processed_at,
+        }
+        if self.anomaly:
+            item["anomaly_shard"] = anomaly_shard(self.site_id, self.timestamp)
+        return item
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Record:
+        return cls(
+            site_id=item["site_id"],
+            timestamp=item["timestamp"],
+            energy_generated_kwh=item["energy_generated_kwh"],
+            energy_consumed_kwh=item["energy_consumed_kwh"],
+            net_energy_kwh=item["net_energy_kwh"],
+            anomaly_reasons=tuple(item.get("anomaly_reasons") or ()),
+            source_key=item.get("source_key", ""),
+            processed_at=item.get("processed_at", ""),
+        )
+
+
+def derive(reading: Reading, reasons: tuple[str, ...], source_key: str, processed_at: str) -> Record:
+    return Record(
+        site_id=reading.site_id,
+        timestamp=reading.timestamp,
+        energy_generated_kwh=reading.energy_generated_kwh,
+        energy_consumed_kwh=reading.energy_consumed_kwh,
+        net_energy_kwh=reading.energy_generated_kwh - reading.energy_consumed_kwh,
+        anomaly_reasons=reasons,
+        source_key=source_key,
+        processed_at=processed_at,
+    )
+
+
+def anomaly_shard(site_id: str, timestamp: str) -> str:
+    return str(zlib.crc32(f"{site_id}|{timestamp}".encode()) % ANOMALY_SHARDS)

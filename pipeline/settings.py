@@ -1,0 +1,102 @@
+"""Configuration, read from the environment in this one place.
+
+Defaults match terraform/ so that an unconfigured process talks to resources of the same
+names as a deployed stack.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+BACKENDS = ("local", "aws")
+DEFAULT_LOCAL_PORT = 4566
+
+
+class ConfigError(ValueError):
+    """A setting has a value the pipeline cannot work with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: str = "local"
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    bucket: str = "energy-raw-data"
+    table: str = "energy_data"
+    rollup_table: str = "energy_rollups"
+    sites_table: str = "energy_sites"
+    files_table: str = "energy_files"
+    queue: str = "energy-raw-events"
+    dlq: str = "energy-raw-events-dlq"
+    topic: str = "energy-anomaly-alerts"
+    topic_arn: str | None = None
+    alerts_queue: str = "energy-alerts-local"
+    max_receive_count: int = 5
+    queue_visibility_seconds: int = 360
+    alert_max_lines: int = 20
+    raw_prefix: str = "raw/"
+    quarantine_prefix: str = "quarantine/"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        backend = env.get("ENERGY_BACKEND", "local").strip().lower() or "local"
+        if backend not in BACKENDS:
+            raise ConfigError(f"ENERGY_BACKEND must be one of {', '.join(BACKENDS)}, not {backend!r}")
+        endpoint = env.get("AWS_ENDPOINT_URL") or None
+        if backend == "local" and endpoint is None:
+            port = _int(env, "ENERGY_LOCAL_PORT", DEFAULT_LOCAL_PORT)
+            endpoint = f"http://127.0.0.1:{port}"
+        return cls(
+            backend=backend,
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or cls.region,
+            endpoint_url=endpoint,
+            bucket=env.get("ENERGY_BUCKET", cls.bucket),
+            table=env.get("ENERGY_TABLE", cls.table),
+            rollup_table=env.get("ENERGY_ROLLUP_TABLE", cls.rollup_table),
+            sites_table=env.get("ENERGY_SITES_TABLE", cls.sites_table),
+            files_table=env.get("ENERGY_FILES_TABLE", cls.files_table),
+            queue=env.get("ENERGY_QUEUE", cls.queue),
+            dlq=env.get("ENERGY_DLQ", cls.dlq),
+            topic=env.get("ENERGY_TOPIC", cls.topic),
+            topic_arn=env.get("ENERGY_TOPIC_ARN") or None,
+            alerts_queue=env.get("ENERGY_ALERTS_QUEUE", cls.alerts_queue),
+            max_receive_count=_int(env, "ENERGY_MAX_RECEIVE_COUNT", cls.max_receive_count),
+            alert_max_lines=_int(env, "ENERGY_ALERT_MAX_LINES", cls.alert_max_lines),
+        )
+
+    def with_endpoint(self, endpoint_url: str) -> Settings:
+        return replace(self, endpoint_url=endpoint_url)
+
+    def public(self) -> dict[str, object]:
+        """What `python -m pipeline config` prints (no secrets live here)."""
+        return {
+            "backend": self.backend,
+            "endpoint_url": self.endpoint_url,
+            "region": self.region,
+            "bucket": self.bucket,
+            "table": self.table,
+            "rollup_table": self.rollup_table,
+            "sites_table": self.sites_table,
+            "files_table": self.files_table,
+            "queue": self.queue,
+            "dlq": self.dlq,
+            "topic": self.topic,
+            "alerts_queue": self.alerts_queue,
+            "max_receive_count": self.max_receive_count,
+        }
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, not {value}")
+    return value

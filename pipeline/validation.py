@@ -1,0 +1,141 @@
+"""Rows -> readings or rejects, with every reason a row is refused.
+
+Rules (the README's table repeats them for analysts):
+- `site_id`: a string of 1-64 characters from letters, digits, `-`, `_`, `.`.
+- `timestamp`: ISO 8601 with a time; normalised to UTC `YYYY-MM-DDTHH:MM:SSZ`. A timestamp
+  without an offset is taken to be UTC already; fractions of a second are dropped.
+- energies: finite numbers, or strings holding one (CSV has nothing else), at most
+  1,000,000 kWh in magnitude. Booleans, null, NaN and Infinity are refused. Numbers are
+  `Decimal` from their text, kept exactly to 6 decimal places (finer digits are rounded).
+- Several rows for one (site, timestamp) in a file are one reading: the last one wins.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+from pipeline.formats import NonFinite, RawRow
+
+SITE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+MAX_ABS_KWH = Decimal(1_000_000)
+KWH_PLACES = Decimal("0.000001")
+
+
+@dataclass(frozen=True)
+class Reading:
+    site_id: str
+    timestamp: str
+    energy_generated_kwh: Decimal
+    energy_consumed_kwh: Decimal
+
+
+@dataclass(frozen=True)
+class Reject:
+    row: int
+    raw: object
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Validated:
+    readings: list[Reading]
+    rejects: list[Reject]
+    duplicates: int
+
+
+def validate_rows(rows: list[RawRow]) -> Validated:
+    unique: dict[tuple[str, str], Reading] = {}
+    rejects: list[Reject] = []
+    valid = 0
+    for row in rows:
+        reading, reasons = validate_row(row)
+        if reading is None:
+            rejects.append(Reject(row.number, row.value, reasons))
+        else:
+            valid += 1
+            key = (reading.site_id, reading.timestamp)
+            unique.pop(key, None)  # the last row for a key wins, in its own position
+            unique[key] = reading
+    return Validated(list(unique.values()), rejects, valid - len(unique))
+
+
+def validate_row(row: RawRow) -> tuple[Reading | None, tuple[str, ...]]:
+    if row.error:
+        return None, (row.error,)
+    if not isinstance(row.value, dict):
+        return None, ("row_not_object",)
+    value = row.value
+    reasons: list[str] = []
+    site_id = _site_id(value.get("site_id"), reasons)
+    timestamp = _timestamp(value.get("timestamp"), reasons)
+    generated = _energy(value.get("energy_generated_kwh"), "energy_generated_kwh", reasons)
+    consumed = _energy(value.get("energy_consumed_kwh"), "energy_consumed_kwh", reasons)
+    if reasons:
+        return None, tuple(reasons)
+    assert site_id is not None and timestamp is not None and generated is not None and consumed is not None
+    return Reading(site_id, timestamp, generated, consumed), ()
+
+
+def _site_id(value: object, reasons: list[str]) -> str | None:
+    if value is None or value == "":
+        reasons.append("site_id_missing")
+    elif not isinstance(value, str) or not SITE_ID.fullmatch(value):
+        reasons.append("site_id_invalid")
+    else:
+        return value
+    return None
+
+
+def normalise_timestamp(value: object) -> str | None:
+    """UTC `YYYY-MM-DDTHH:MM:SSZ`, or None when `value` is not an ISO 8601 date and time."""
+    if not isinstance(value, str) or len(value) < 16 or value[10] not in "Tt ":
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except OverflowError:
+        return None
+
+
+def _timestamp(value: object, reasons: list[str]) -> str | None:
+    if value is None or value == "":
+        reasons.append("timestamp_missing")
+        return None
+    normalised = normalise_timestamp(value)
+    if normalised is None:
+        reasons.append("timestamp_invalid")
+    return normalised
+
+
+def _energy(value: object, name: str, reasons: list[str]) -> Decimal | None:
+    if value is None or value == "":
+        reasons.append(f"{name}_missing")
+        return None
+    if isinstance(value, NonFinite):
+        reasons.append(f"{name}_not_finite")
+        return None
+    if isinstance(value, bool) or not isinstance(value, (Decimal, int, float, str)):
+        reasons.append(f"{name}_not_number")
+        return None
+    try:
+        number = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+    except InvalidOperation:
+        reasons.append(f"{name}_not_number")
+        return None
+    if not number.is_finite():
+        reasons.append(f"{name}_not_finite")
+        return None
+    if abs(number) > MAX_ABS_KWH:
+        reasons.append(f"{name}_out_of_range")
+        return None
+    if number.as_tuple().exponent < KWH_PLACES.as_tuple().exponent:  # type: ignore[operator]
+        number = number.quantize(KWH_PLACES, rounding=ROUND_HALF_EVEN)
+    return number + 0  # drops a negative zero's sign
