@@ -1,0 +1,52 @@
+"""`python -m local_aws`: the embedded stack as a standalone process on a fixed port.
+
+Other processes (the CLI, a second app, `aws --endpoint-url ... s3 cp`) share it by setting
+AWS_ENDPOINT_URL to the address it prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+
+from local_aws.server import PortInUse
+from local_aws.stack import start_stack
+from pipeline.logs import configure
+from pipeline.settings import DEFAULT_LOCAL_PORT, ConfigError, Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local_aws", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("ENERGY_LOCAL_PORT", DEFAULT_LOCAL_PORT)),
+        help="port on 127.0.0.1 (default: ENERGY_LOCAL_PORT or %(default)s)",
+    )
+    parser.add_argument("--no-runner", action="store_true", help="do not play Lambda's part (another process does)")
+    args = parser.parse_args(argv)
+    configure()
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    try:
+        stack = start_stack(Settings.from_env(env), args.port, run_lambda=not args.no_runner)
+    except (PortInUse, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Embedded AWS running at {stack.settings.endpoint_url}; use it from another shell with:")
+    print(f"  export ENERGY_BACKEND=local AWS_ENDPOINT_URL={stack.settings.endpoint_url}")
+    print("Press Ctrl-C to stop.", flush=True)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

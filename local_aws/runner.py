@@ -1,0 +1,184 @@
+"""The Lambda runner: what the SQS event source mapping does in AWS, done in a thread.
+
+It long-polls the raw-events queue, builds the SQS event Lambda would receive, calls the
+real handler from lambda/handler.py, deletes the messages that succeeded and leaves the
+failures on the queue, where SQS counts the receive and dead-letters them past
+`maxReceiveCount`, exactly as in AWS.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from pipeline.aws import client
+from pipeline.logs import log
+from pipeline.settings import Settings
+
+HANDLER_FILE = Path(__file__).resolve().parent.parent / "lambda" / "handler.py"
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def load_handler() -> Any:
+    """Import lambda/handler.py by path: `lambda` is a keyword, so it is not a package."""
+    spec = importlib.util.spec_from_file_location("energy_lambda_handler", HANDLER_FILE)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handler
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "energy-pipeline-local"
+    memory_limit_in_mb: int = 1024
+    timeout_seconds: int = 60
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    _deadline: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class RunnerStats:
+    batches: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    last_error: str | None = None
+    last_batch_at: float | None = None
+
+
+class Runner:
+    """Poll, invoke, delete; `retry_delay_seconds` is how long a failed message stays hidden."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        handler: Handler | None = None,
+        *,
+        batch_size: int = 10,
+        wait_seconds: int = 1,
+        retry_delay_seconds: int = 5,
+    ) -> None:
+        self.settings = settings
+        self.handler = handler or partial(load_handler(), settings=settings)
+        self.batch_size = batch_size
+        self.wait_seconds = wait_seconds
+        self.retry_delay_seconds = retry_delay_seconds
+        self.stats = RunnerStats()
+        self._sqs = client(settings, "sqs")
+        self._queue_url: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._busy = threading.Lock()
+
+    @property
+    def queue_url(self) -> str:
+        if self._queue_url is None:
+            self._queue_url = self._sqs.get_queue_url(QueueName=self.settings.queue)["QueueUrl"]
+        return self._queue_url
+
+    def poll_once(self, wait_seconds: int | None = None) -> int:
+        """Receive one batch and hand it to the handler; returns how many messages came."""
+        with self._busy:
+            messages = self._sqs.receive_message(
+                QueueUrl=self.queue_url,
+                MaxNumberOfMessages=self.batch_size,
+                WaitTimeSeconds=self.wait_seconds if wait_seconds is None else wait_seconds,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            if messages:
+                self._invoke(messages)
+            return len(messages)
+
+    def _invoke(self, messages: list[dict[str, Any]]) -> None:
+        event = {"Records": [self._record(m) for m in messages]}
+        try:
+            response = self.handler(event, LambdaContext())
+            failed_ids = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
+        except Exception as exc:  # a handler that raises fails the whole batch, as in Lambda
+            failed_ids = {m["MessageId"] for m in messages}
+            self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            log("runner_batch_failed", level=40, error=self.stats.last_error)
+        done = [m for m in messages if m["MessageId"] not in failed_ids]
+        failed = [m for m in messages if m["MessageId"] in failed_ids]
+        if done:
+            self._sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+        for message in failed:
+            self._sqs.change_message_visibility(
+                QueueUrl=self.queue_url,
+                ReceiptHandle=message["ReceiptHandle"],
+                VisibilityTimeout=self.retry_delay_seconds,
+            )
+        self.stats.batches += 1
+        self.stats.succeeded += len(done)
+        self.stats.failed += len(failed)
+        self.stats.last_batch_at = time.time()
+
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": message.get("MessageAttributes", {}),
+            "md5OfBody": message.get("MD5OfBody"),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": f"arn:aws:sqs:{self.settings.region}:123456789012:{self.settings.queue}",
+            "awsRegion": self.settings.region,
+        }
+
+    def drain(self, timeout: float = 60) -> None:
+        """Poll until the queue holds nothing visible or in flight (for tests and the CLI)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.poll_once(wait_seconds=0) == 0 and self.pending() == 0:
+                return
+        raise TimeoutError(f"queue {self.settings.queue} still busy after {timeout:.0f}s")
+
+    def pending(self) -> int:
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return sum(int(v) for v in attributes.values())
+
+    def start(self) -> Runner:
+        if self._thread is None or not self._thread.is_alive():
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="lambda-runner", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception as exc:  # the stack went away or hiccuped: keep the thread alive
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                log("runner_poll_failed", level=30, error=self.stats.last_error)
+                self._stop.wait(1)

@@ -1,0 +1,105 @@
+"""Anomaly alerts: one SNS message per processed file that has anomalies.
+
+The body keeps the original system's lines for each anomaly, so mail rules and people
+used to them keep working, and is capped so a file full of anomalies stays readable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pipeline.aws import client
+from pipeline.file_outcomes import claim_alert, record_alert, release_alert
+from pipeline.records import Record
+from pipeline.settings import Settings
+
+SUBJECT_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class Alert:
+    subject: str
+    message: str
+
+
+def compose_alert(source_key: str, anomalies: Sequence[Record], max_listed: int) -> Alert:
+    blocks = [
+        "\n".join(
+            [
+                "Anomaly Detected!",
+                f"Site: {r.site_id}",
+                f"Timestamp: {r.timestamp}",
+                f"Generated: {r.energy_generated_kwh}",
+                f"Consumed: {r.energy_consumed_kwh}",
+                f"Reasons: {', '.join(r.anomaly_reasons)}",
+            ]
+        )
+        for r in anomalies[:max_listed]
+    ]
+    rest = len(anomalies) - max_listed
+    if rest > 0:
+        blocks.append(f"... and {rest} more anomal{'y' if rest == 1 else 'ies'} in this file.")
+    sites = len({r.site_id for r in anomalies})
+    count = f"{len(anomalies)} anomal{'y' if len(anomalies) == 1 else 'ies'}"
+    header = f"{count} at {sites} site{'' if sites == 1 else 's'} in {source_key}"
+    subject = f"Energy anomalies: {len(anomalies)} in {source_key.rsplit('/', 1)[-1]}"[:SUBJECT_LIMIT]
+    return Alert(subject, header + "\n\n" + "\n\n".join(blocks))
+
+
+def topic_arn(settings: Settings) -> str:
+    if settings.topic_arn:
+        return settings.topic_arn
+    # create_topic is idempotent and returns the ARN of the existing topic.
+    return client(settings, "sns").create_topic(Name=settings.topic)["TopicArn"]
+
+
+def send_file_alert(settings: Settings, source_key: str, version: str, anomalies: Sequence[Record]) -> str | None:
+    """Publish the file's alert unless this file version's alert was already sent."""
+    if not anomalies or not claim_alert(settings, source_key, version):
+        return None
+    alert = compose_alert(source_key, anomalies, settings.alert_max_lines)
+    try:
+        response = client(settings, "sns").publish(
+            TopicArn=topic_arn(settings),
+            Subject=alert.subject,
+            Message=alert.message,
+            MessageAttributes={"source_key": {"DataType": "String", "StringValue": source_key}},
+        )
+    except Exception:
+        release_alert(settings, source_key, version)
+        raise
+    record_alert(settings, source_key, response["MessageId"])
+    return response["MessageId"]
+
+
+@dataclass(frozen=True)
+class SentAlert:
+    message_id: str
+    sent_at: str
+    subject: str
+    message: str
+
+
+def peek_local_alerts(settings: Settings, max_messages: int = 50) -> list[SentAlert]:
+    """Alerts delivered to the local subscription queue, read without consuming them."""
+    sqs = client(settings, "sqs")
+    url = sqs.get_queue_url(QueueName=settings.alerts_queue)["QueueUrl"]
+    seen: dict[str, SentAlert] = {}
+    for _ in range(max(1, max_messages // 10)):
+        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
+        fresh = 0
+        for message in messages:
+            envelope = json.loads(message["Body"])
+            if envelope.get("MessageId") not in seen:
+                fresh += 1
+                seen[envelope["MessageId"]] = SentAlert(
+                    envelope["MessageId"],
+                    envelope.get("Timestamp", ""),
+                    envelope.get("Subject", ""),
+                    envelope["Message"],
+                )
+        if not fresh:
+            break
+    return sorted(seen.values(), key=lambda a: a.sent_at, reverse=True)

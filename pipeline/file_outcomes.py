@@ -1,0 +1,121 @@
+"""What happened to each raw file: the ledger the app and operators read.
+
+One item per raw object in the files table. It also carries the alert claim: the alert
+for a file version is sent only by the invocation that wins a conditional write, which is
+what keeps alerts to one per file however often its message is delivered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from pipeline.aws import client
+from pipeline.bootstrap import FILES_BY_DAY_INDEX
+from pipeline.dynamo import batch_get, marshal, query
+from pipeline.settings import Settings
+
+PROCESSED, PARTIAL, QUARANTINED = "processed", "partial", "quarantined"
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    source_key: str
+    version: str
+    status: str
+    processed_at: str
+    readings: int = 0  # distinct valid readings
+    written: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    anomalies: int = 0
+    error: str | None = None
+    uploaded_at: str | None = None
+    duration_ms: int = 0
+    alert_message_id: str | None = None
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> FileOutcome:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in item.items() if k in known}
+        for name in ("readings", "written", "unchanged", "duplicates", "rejected", "anomalies", "duration_ms"):
+            if name in values:
+                values[name] = int(values[name])
+        return cls(**values)
+
+
+def record_outcome(settings: Settings, outcome: FileOutcome) -> None:
+    """SET every field but the alert ones, which belong to the alert claim."""
+    data = {k: v for k, v in asdict(outcome).items() if k not in ("source_key", "alert_message_id") and v is not None}
+    data["processed_day"] = outcome.processed_at[:10]
+    names = {f"#f{i}": k for i, k in enumerate(data)}
+    client(settings, "dynamodb").update_item(
+        TableName=settings.files_table,
+        Key=marshal({"source_key": outcome.source_key}),
+        UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(data))),
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=marshal({f":f{i}": v for i, v in enumerate(data.values())}),
+    )
+
+
+def claim_alert(settings: Settings, source_key: str, version: str) -> bool:
+    """True for exactly one caller per file version."""
+    dynamodb = client(settings, "dynamodb")
+    try:
+        dynamodb.update_item(
+            TableName=settings.files_table,
+            Key=marshal({"source_key": source_key}),
+            UpdateExpression="SET alert_version = :v",
+            ConditionExpression="attribute_not_exists(alert_version) OR alert_version <> :v",
+            ExpressionAttributeValues=marshal({":v": version}),
+        )
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+def release_alert(settings: Settings, source_key: str, version: str) -> None:
+    """Give the claim back after a failed send, so the retry sends it."""
+    dynamodb = client(settings, "dynamodb")
+    try:
+        dynamodb.update_item(
+            TableName=settings.files_table,
+            Key=marshal({"source_key": source_key}),
+            UpdateExpression="REMOVE alert_version",
+            ConditionExpression="alert_version = :v",
+            ExpressionAttributeValues=marshal({":v": version}),
+        )
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        pass
+
+
+def record_alert(settings: Settings, source_key: str, message_id: str) -> None:
+    client(settings, "dynamodb").update_item(
+        TableName=settings.files_table,
+        Key=marshal({"source_key": source_key}),
+        UpdateExpression="SET alert_message_id = :m",
+        ExpressionAttributeValues=marshal({":m": message_id}),
+    )
+
+
+def file_outcomes(settings: Settings, source_keys: Iterable[str]) -> dict[str, FileOutcome]:
+    """Outcomes of the files among `source_keys` that have finished processing."""
+    keys = [{"source_key": k} for k in dict.fromkeys(source_keys)]
+    items = batch_get(settings, settings.files_table, keys)
+    return {item["source_key"]: FileOutcome.from_item(item) for item in items if "status" in item}
+
+
+def outcomes_on(settings: Settings, day: str, limit: int = 100) -> list[FileOutcome]:
+    """Files processed on `day` (YYYY-MM-DD, UTC), newest first."""
+    items = query(
+        settings,
+        TableName=settings.files_table,
+        IndexName=FILES_BY_DAY_INDEX,
+        KeyConditionExpression="processed_day = :d",
+        ExpressionAttributeValues=marshal({":d": day}),
+        ScanIndexForward=False,
+        PaginationConfig={"MaxItems": limit},
+    )
+    return [FileOutcome.from_item(item) for item in items]

@@ -1,0 +1,115 @@
+"""The raw bucket: uploads under `raw/YYYY/MM/DD/`, reading them back, and quarantine.
+
+Raw files are the source of truth: processed data can be rebuilt from them (`replay`).
+Quarantine lives in the same bucket under `quarantine/<raw key>...` so a rejected row is
+one listing away from the file it came from.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from pipeline.aws import client
+from pipeline.formats import NonFinite
+from pipeline.settings import Settings
+from pipeline.validation import Reject
+
+CONTENT_TYPES = {".json": "application/json", ".jsonl": "application/x-ndjson", ".csv": "text/csv"}
+
+
+@dataclass(frozen=True)
+class RawObject:
+    key: str
+    size: int
+    last_modified: datetime
+    etag: str
+
+
+def raw_key(name: str, when: datetime, settings: Settings) -> str:
+    """Where a file called `name` uploaded at `when` lives."""
+    if "/" in name or not name:
+        raise ValueError(f"a file name cannot be empty or contain '/': {name!r}")
+    return f"{settings.raw_prefix}{when.astimezone(UTC):%Y/%m/%d}/{name}"
+
+
+def upload(settings: Settings, key: str, body: bytes, metadata: dict[str, str] | None = None) -> str:
+    """PUT one raw file; returns its ETag. The S3 notification starts processing."""
+    name = key.removesuffix(".gz")
+    content_type = next((t for s, t in CONTENT_TYPES.items() if name.endswith(s)), "application/octet-stream")
+    extra: dict[str, Any] = {"ContentType": content_type, "Metadata": metadata or {}}
+    if key.endswith(".gz"):
+        extra["ContentEncoding"] = "gzip"
+    response = client(settings, "s3").put_object(Bucket=settings.bucket, Key=key, Body=body, **extra)
+    return response["ETag"].strip('"')
+
+
+def read(settings: Settings, key: str, bucket: str | None = None) -> tuple[bytes, str]:
+    """The object's bytes and its version tag (the ETag, which changes with the content)."""
+    response = client(settings, "s3").get_object(Bucket=bucket or settings.bucket, Key=key)
+    return response["Body"].read(), response["ETag"].strip('"')
+
+
+def list_objects(settings: Settings, prefix: str) -> Iterator[RawObject]:
+    """Every object under `prefix`, in key order, through the S3 paginator."""
+    paginator = client(settings, "s3").get_paginator("list_objects_v2")
+    for page in paginator.paginate(Bucket=settings.bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            yield RawObject(obj["Key"], obj["Size"], obj["LastModified"], obj["ETag"].strip('"'))
+
+
+def quarantine_key(settings: Settings, source_key: str, suffix: str = "") -> str:
+    return f"{settings.quarantine_prefix}{source_key}{suffix}"
+
+
+def quarantine_rejects(settings: Settings, source_key: str, rejects: Sequence[Reject]) -> str:
+    """Write the rejected rows of a file as JSON Lines: row number, the row as received, reasons."""
+    lines = (
+        json.dumps({"row": r.row, "raw": r.raw, "reasons": list(r.reasons)}, default=_json_value, ensure_ascii=False)
+        for r in rejects
+    )
+    key = quarantine_key(settings, source_key, ".rejects.jsonl")
+    client(settings, "s3").put_object(
+        Bucket=settings.bucket,
+        Key=key,
+        Body=("\n".join(lines) + "\n").encode(),
+        ContentType="application/x-ndjson",
+    )
+    return key
+
+
+def quarantine_file(settings: Settings, source_key: str, body: bytes, reason: str, detail: str) -> str:
+    """Keep a file that could not be read at all, with the reason beside it."""
+    s3 = client(settings, "s3")
+    key = quarantine_key(settings, source_key)
+    s3.put_object(Bucket=settings.bucket, Key=key, Body=body)
+    error = {"source_key": source_key, "reason": reason, "detail": detail}
+    s3.put_object(
+        Bucket=settings.bucket,
+        Key=quarantine_key(settings, source_key, ".error.json"),
+        Body=json.dumps(error, indent=2).encode(),
+        ContentType="application/json",
+    )
+    return key
+
+
+def read_rejects(settings: Settings, source_key: str) -> list[dict[str, Any]]:
+    """The quarantined rows of one file (empty when it had none)."""
+    s3 = client(settings, "s3")
+    try:
+        body, _ = read(settings, quarantine_key(settings, source_key, ".rejects.jsonl"))
+    except s3.exceptions.NoSuchKey:
+        return []
+    return [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() and value.is_finite() else float(value)
+    if isinstance(value, NonFinite):
+        return value.text
+    return str(value)

@@ -1,0 +1,119 @@
+"""Hourly per-site rollups: what the charts read instead of the raw readings.
+
+A file changes a rollup only by the difference between the records it stores and the
+records that were there before it, so a reading that arrives twice is counted once. Each
+difference is applied with a condition on a token of the file version that produced it,
+so a message redelivered after a partial failure cannot apply the same difference twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from pipeline.aws import client
+from pipeline.dynamo import marshal, query
+from pipeline.records import Record
+from pipeline.settings import Settings
+
+MEASURES = ("generated_kwh", "consumed_kwh", "net_kwh", "self_supplied_kwh", "readings", "anomalies")
+RollupKey = tuple[str, str]
+Delta = dict[str, Decimal]
+
+
+@dataclass(frozen=True)
+class Rollup:
+    site_id: str
+    hour: str
+    generated_kwh: Decimal
+    consumed_kwh: Decimal
+    net_kwh: Decimal
+    self_supplied_kwh: Decimal  # Σ min(generated, consumed): demand met on site
+    readings: int
+    anomalies: int
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Rollup:
+        return cls(
+            site_id=item["site_id"],
+            hour=item["hour"],
+            generated_kwh=item.get("generated_kwh", Decimal(0)),
+            consumed_kwh=item.get("consumed_kwh", Decimal(0)),
+            net_kwh=item.get("net_kwh", Decimal(0)),
+            self_supplied_kwh=item.get("self_supplied_kwh", Decimal(0)),
+            readings=int(item.get("readings", 0)),
+            anomalies=int(item.get("anomalies", 0)),
+        )
+
+
+def hour_of(timestamp: str) -> str:
+    return f"{timestamp[:13]}:00:00Z"
+
+
+def contribution(record: Record) -> Delta:
+    generated, consumed = record.energy_generated_kwh, record.energy_consumed_kwh
+    return {
+        "generated_kwh": generated,
+        "consumed_kwh": consumed,
+        "net_kwh": record.net_energy_kwh,
+        "self_supplied_kwh": min(max(generated, Decimal(0)), max(consumed, Decimal(0))),
+        "readings": Decimal(1),
+        "anomalies": Decimal(1 if record.anomaly else 0),
+    }
+
+
+def deltas(changes: Iterable[tuple[Record | None, Record]]) -> dict[RollupKey, Delta]:
+    """Net change per (site, hour) of replacing each old record (or nothing) by the new one."""
+    totals: dict[RollupKey, Delta] = defaultdict(lambda: dict.fromkeys(MEASURES, Decimal(0)))
+    for old, new in changes:
+        for record, sign in ((old, -1), (new, 1)):
+            if record is None:
+                continue
+            total = totals[(record.site_id, hour_of(record.timestamp))]
+            for measure, value in contribution(record).items():
+                total[measure] += sign * value
+    return {key: {m: v for m, v in delta.items() if v != 0} for key, delta in totals.items() if any(delta.values())}
+
+
+def change_token(source_key: str, version: str) -> str:
+    return hashlib.sha256(f"{source_key}\n{version}".encode()).hexdigest()[:20]
+
+
+def apply_deltas(settings: Settings, changes: dict[RollupKey, Delta], token: str) -> int:
+    """ADD each delta once per token; returns how many rollups changed now."""
+    dynamodb = client(settings, "dynamodb")
+    applied = 0
+    for (site_id, hour), delta in sorted(changes.items()):
+        names = {f"#m{i}": m for i, m in enumerate(delta)}
+        values = {f":m{i}": v for i, v in enumerate(delta.values())} | {":t": token, ":ts": {token}}
+        adds = ", ".join(f"#m{i} :m{i}" for i in range(len(delta)))
+        try:
+            dynamodb.update_item(
+                TableName=settings.rollup_table,
+                Key=marshal({"site_id": site_id, "hour": hour}),
+                UpdateExpression=f"ADD {adds}, applied_changes :ts",
+                ConditionExpression="attribute_not_exists(applied_changes) OR NOT contains(applied_changes, :t)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=marshal(values),
+            )
+            applied += 1
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            pass  # this file version's change is already in: a redelivery
+    return applied
+
+
+def site_rollups(settings: Settings, site_id: str, start_hour: str, end_hour: str) -> list[Rollup]:
+    """A site's rollups with `start_hour <= hour <= end_hour`, oldest first."""
+    items = query(
+        settings,
+        TableName=settings.rollup_table,
+        KeyConditionExpression="site_id = :s AND #h BETWEEN :a AND :b",
+        ProjectionExpression=", ".join(["site_id", "#h", *MEASURES]),
+        ExpressionAttributeNames={"#h": "hour"},
+        ExpressionAttributeValues=marshal({":s": site_id, ":a": start_hour, ":b": end_hour}),
+    )
+    return [Rollup.from_item(item) for item in items]

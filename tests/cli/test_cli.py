@@ -1,0 +1,130 @@
+"""Every `python -m pipeline` command on the embedded stack."""
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pipeline.aws import client
+from pipeline.cli import main
+from pipeline.events import notification_body
+from pipeline.record_store import site_records
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def cli(settings, monkeypatch):
+    """Run the CLI in-process against the test's stack; returns (exit code, stdout)."""
+    for name in [n for n in os.environ if n.startswith("ENERGY_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("ENERGY_BACKEND", "local")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", settings.endpoint_url)
+
+    def run(*argv):
+        out = io.StringIO()
+        code = main(list(argv), out=out)
+        return code, out.getvalue()
+
+    return run
+
+
+def test_bootstrap_is_idempotent(cli):
+    assert cli("bootstrap")[0] == 0
+    code, out = cli("bootstrap")
+    assert code == 0 and json.loads(out)["bucket"] == "energy-raw-data"
+
+
+def test_config_prints_every_resolved_name(cli, settings):
+    code, out = cli("config")
+    config = json.loads(out)
+    assert code == 0
+    assert config["backend"] == "local" and config["endpoint_url"] == settings.endpoint_url
+    assert config["table"] == "energy_data" and config["queue_url"].endswith("/energy-raw-events")
+    assert config["dlq_url"].endswith("/energy-raw-events-dlq") and config["topic_arn"].endswith(":energy-anomaly-alerts")
+
+
+def test_simulate_uploads_a_file_that_the_pipeline_stores(cli, settings, runner):
+    code, out = cli("simulate", "--sites", "3", "--readings", "4", "--seed", "5", "--anomaly-rate", "0.5")
+    upload = json.loads(out)
+    assert code == 0 and upload["readings"] == 12 and upload["key"].startswith("raw/")
+    runner.drain()
+    assert sum(len(list(site_records(settings, f"site-{i}"))) for i in (1, 2, 3)) == 12
+
+
+def test_upload_then_records_as_csv_and_json(cli, runner, tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text(
+        "site_id,timestamp,energy_generated_kwh,energy_consumed_kwh\n"
+        "north,2026-11-28T23:00:00Z,5,1\nnorth,2026-11-29T06:00:00Z,-1,2\n"
+    )
+    code, out = cli("upload", str(path))
+    assert code == 0 and out.strip().startswith("raw/") and out.strip().endswith("/mine.csv")
+    runner.drain()
+
+    code, out = cli("records", "--site", "north", "--start", "2026-11-29")
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and [(r["timestamp"], r["net_energy_kwh"], r["anomaly"]) for r in rows] == [
+        ("2026-11-29T06:00:00Z", "-3", "True")
+    ]
+    code, out = cli("records", "--site", "north", "--format", "json", "--anomalies-only")
+    assert [r["anomaly_reasons"] for r in json.loads(out)] == ["negative_generation"]
+
+
+def test_sites_lists_registered_and_discovered_sites(cli, runner):
+    cli("simulate", "--sites", "2", "--readings", "1", "--seed", "1")
+    runner.drain()
+    code, out = cli("sites")
+    assert code == 0 and [line.split("\t")[0] for line in out.splitlines()] == ["site-1", "site-2"]
+
+
+def test_replay_is_idempotent(cli, settings, runner):
+    cli("simulate", "--sites", "2", "--readings", "4", "--seed", "9")
+    runner.drain()
+    before = list(site_records(settings, "site-1"))
+    code, out = cli("replay")
+    assert code == 0 and json.loads(out) == {"files": 1, "written": 0, "unchanged": 8, "rejected": 0, "quarantined_files": 0}
+    assert list(site_records(settings, "site-1")) == before
+
+    code, out = cli("replay", "--via-queue")
+    assert code == 0 and json.loads(out)["enqueued"] == 1
+    runner.drain()
+    assert list(site_records(settings, "site-1")) == before
+
+
+def test_dlq_list_and_redrive(cli, settings, runner):
+    cli("simulate", "--sites", "1", "--readings", "1", "--seed", "2")
+    runner.drain()
+    sqs = client(settings, "sqs")
+    dlq = sqs.get_queue_url(QueueName=settings.dlq)["QueueUrl"]
+    sqs.send_message(QueueUrl=dlq, MessageBody=notification_body(settings.bucket, "raw/2026/11/29/lost.json"))
+
+    code, out = cli("dlq", "list")
+    assert code == 0 and [d["keys"] for d in json.loads(out)] == [["raw/2026/11/29/lost.json"]]
+    code, out = cli("dlq", "redrive")
+    assert code == 0 and json.loads(out) == {"redriven": 1}
+    assert json.loads(cli("dlq", "list")[1]) == []
+
+
+def test_bad_arguments_give_one_line_and_a_non_zero_exit(cli, capsys):
+    assert cli("records", "--site", "x", "--start", "last tuesday")[0] == 2
+    assert capsys.readouterr().err == "error: --start 'last tuesday' is not an ISO 8601 time or a YYYY-MM-DD date\n"
+
+
+def test_unreachable_stack_is_a_readable_error(cli, monkeypatch, capsys):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    assert cli("sites")[0] == 1
+    assert capsys.readouterr().err == "error: Cannot reach http://127.0.0.1:9: is the stack running?\n"
+
+
+def test_help_and_unknown_backend_from_a_shell():
+    helped = subprocess.run([sys.executable, "-m", "pipeline", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert helped.returncode == 0 and "replay" in helped.stdout and "dlq" in helped.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "pipeline", "config"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60, env={"ENERGY_BACKEND": "azure", "PATH": ""},
+    )  # fmt: skip
+    assert bad.returncode == 2 and bad.stderr == "error: ENERGY_BACKEND must be one of local, aws, not 'azure'\n"

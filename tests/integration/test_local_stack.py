@@ -1,0 +1,62 @@
+"""`python -m local_aws` shared by another process, as the README describes."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from local_aws.server import PortInUse, start_server
+from tests.conftest import ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def standalone_stack():
+    port = free_port()
+    env = {**os.environ, "ENERGY_LOCAL_PORT": str(port), "PYTHONUNBUFFERED": "1"}
+    env.pop("AWS_ENDPOINT_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "local_aws"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        first = proc.stdout.readline()
+        assert f"127.0.0.1:{port}" in first, first
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_cli_in_another_process_uses_the_shared_stack(standalone_stack):
+    env = {**os.environ, "ENERGY_BACKEND": "local", "AWS_ENDPOINT_URL": standalone_stack}
+
+    def pipeline(*args):
+        done = subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    upload = json.loads(pipeline("simulate", "--sites", "1", "--readings", "3", "--seed", "4"))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # the stack's own runner processes the file
+        rows = pipeline("records", "--site", "site-1").splitlines()[1:]
+        if len(rows) == 3:
+            break
+        time.sleep(0.3)
+    assert len(rows) == 3 and all(upload["key"] in row for row in rows)
+
+
+def test_a_busy_port_fails_fast_with_a_clear_message():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        with pytest.raises(PortInUse, match="already in use"):
+            start_server(busy.getsockname()[1])

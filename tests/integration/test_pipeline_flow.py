@@ -1,0 +1,173 @@
+"""The pipeline on the embedded AWS, through the real S3 -> SQS notification and the runner."""
+
+import gzip
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from pipeline import dead_letters, raw_files
+from pipeline.alerts import peek_local_alerts
+from pipeline.aws import client
+from pipeline.file_outcomes import file_outcomes
+from pipeline.record_store import recent_anomalies, site_records
+from pipeline.rollups import site_rollups
+from pipeline.simulation import encode, make_sites, simulate
+from pipeline.sites import list_sites, put_sites
+
+KEY = "raw/2026/11/29/readings.json"
+
+
+def reading(ts="2026-11-29T06:00:00Z", gen=12.5, cons=8.1, site="site-1"):
+    return {"site_id": site, "timestamp": ts, "energy_generated_kwh": gen, "energy_consumed_kwh": cons}
+
+
+def upload_and_process(settings, runner, key, rows_or_bytes, timeout=60):
+    body = rows_or_bytes if isinstance(rows_or_bytes, bytes) else json.dumps(rows_or_bytes).encode()
+    raw_files.upload(settings, key, body)
+    runner.drain(timeout=timeout)
+    return file_outcomes(settings, [key]).get(key)
+
+
+def test_an_uploaded_file_lands_in_dynamodb(settings, runner):
+    outcome = upload_and_process(settings, runner, KEY, [reading(gen=0.3, cons=0.1), reading(ts="2026-11-29T06:15:00Z")])
+
+    [first, second] = site_records(settings, "site-1")
+    assert (first.net_energy_kwh, first.anomaly, first.source_key) == (Decimal("0.2"), False, KEY)
+    assert second.net_energy_kwh == Decimal("4.4")
+    assert outcome.status == "processed" and outcome.written == 2
+    assert [s.site_id for s in list_sites(settings)] == ["site-1"]
+
+
+def test_a_partly_bad_file_stores_good_rows_and_quarantines_the_rest(settings, runner):
+    rows = [reading(), {"site_id": "site 1", "timestamp": "noon", "energy_generated_kwh": True}, reading(ts="2026-11-29T07:00:00Z")]
+    outcome = upload_and_process(settings, runner, KEY, rows)
+
+    assert len(list(site_records(settings, "site-1"))) == 2
+    assert raw_files.read_rejects(settings, KEY) == [
+        {
+            "row": 2,
+            "raw": {"site_id": "site 1", "timestamp": "noon", "energy_generated_kwh": True},
+            "reasons": ["site_id_invalid", "timestamp_invalid", "energy_generated_kwh_not_number", "energy_consumed_kwh_missing"],
+        }
+    ]
+    body, _ = raw_files.read(settings, "quarantine/raw/2026/11/29/readings.json.rejects.jsonl")
+    assert len(body.decode().splitlines()) == 1
+    assert (outcome.status, outcome.rejected, outcome.written) == ("partial", 1, 2)
+
+
+def test_an_unparseable_file_is_quarantined_whole_and_not_retried(settings, runner):
+    outcome = upload_and_process(settings, runner, KEY, b'[{"site_id": "site-1", ')
+
+    assert raw_files.read(settings, f"quarantine/{KEY}")[0] == b'[{"site_id": "site-1", '
+    error = json.loads(raw_files.read(settings, f"quarantine/{KEY}.error.json")[0])
+    assert error["reason"] == "invalid_json" and error["source_key"] == KEY
+    assert outcome.status == "quarantined"
+    assert runner.stats.failed == 0 and dead_letters.depth(settings, settings.dlq) == (0, 0)
+
+
+def test_every_format_and_gzip_through_the_stack(settings, runner):
+    simulated = simulate(make_sites(2), datetime(2026, 11, 29, 12, tzinfo=UTC), 4, 0.0, seed=1)
+    for fmt in ("json", "jsonl", "csv"):
+        raw_files.upload(settings, f"raw/2026/11/29/f.{fmt}.gz", gzip.compress(encode(simulated.readings, fmt)))
+    runner.drain(timeout=60)
+    outcomes = file_outcomes(settings, [f"raw/2026/11/29/f.{fmt}.gz" for fmt in ("json", "jsonl", "csv")])
+    assert [o.written for o in outcomes.values()] == [8, 0, 0]  # the same readings, stored once
+    assert [o.unchanged for o in outcomes.values()] == [0, 8, 8]
+
+
+def test_same_event_twice_leaves_same_items_rollups_and_one_alert(settings, runner, handler, lambda_context):
+    put_sites(settings, make_sites(1))
+    rows = [reading(gen=-5, cons=2), reading(ts="2026-11-29T06:15:00Z", gen=4, cons=1)]
+    upload_and_process(settings, runner, KEY, rows)
+    items_before = list(site_records(settings, "site-1"))
+    rollups_before = site_rollups(settings, "site-1", "0", "9")
+
+    # WHEN the same S3 notification is delivered again (SQS is at-least-once)
+    event = {"Records": [{"messageId": "again", "body": _notification(settings, KEY), "attributes": {}}]}
+    assert handler(event, lambda_context, settings=settings) == {"batchItemFailures": []}
+
+    assert list(site_records(settings, "site-1")) == items_before
+    assert site_rollups(settings, "site-1", "0", "9") == rollups_before
+    [rollup] = rollups_before
+    assert (rollup.readings, rollup.anomalies, rollup.generated_kwh, rollup.net_kwh) == (2, 1, Decimal(-1), Decimal(-4))
+    alerts = peek_local_alerts(settings)
+    assert len(alerts) == 1
+    assert "Anomaly Detected!\nSite: site-1\nTimestamp: 2026-11-29T06:00:00Z\nGenerated: -5\nConsumed: 2" in alerts[0].message
+    assert [r.timestamp for r in recent_anomalies(settings)] == ["2026-11-29T06:00:00Z"]
+
+
+def test_a_reading_in_another_file_is_not_counted_twice(settings, runner):
+    upload_and_process(settings, runner, KEY, [reading(gen=10, cons=4)])
+    upload_and_process(settings, runner, "raw/2026/11/29/again.json", [reading(gen=10, cons=4), reading(ts="2026-11-29T06:30:00Z", gen=1, cons=1)])
+    upload_and_process(settings, runner, "raw/2026/11/29/fix.json", [reading(gen=11, cons=4)])  # a corrected value
+
+    [rollup] = site_rollups(settings, "site-1", "0", "9")
+    assert (rollup.readings, rollup.generated_kwh, rollup.consumed_kwh, rollup.net_kwh) == (2, Decimal(12), Decimal(5), Decimal(7))
+    assert [r.energy_generated_kwh for r in site_records(settings, "site-1")] == [Decimal(11), Decimal(1)]
+
+
+def test_rollups_stay_exact_when_a_failed_delivery_is_retried(settings, runner, monkeypatch):
+    """A write that fails after the rollups moved must not move them again on the retry."""
+    import pipeline.record_store as record_store
+
+    real_write, calls = record_store.batch_write, []
+
+    def flaky_write(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise ConnectionError("connection reset")
+        return real_write(*args, **kwargs)
+
+    monkeypatch.setattr(record_store, "batch_write", flaky_write)
+    upload_and_process(settings, runner, KEY, [reading(gen=10, cons=4), reading(ts="2026-11-29T06:30:00Z", gen=2, cons=1)])
+
+    [rollup] = site_rollups(settings, "site-1", "0", "9")
+    assert (rollup.readings, rollup.generated_kwh, rollup.net_kwh) == (2, Decimal(12), Decimal(7))
+    assert len(list(site_records(settings, "site-1"))) == 2 and runner.stats.failed == 1
+
+
+def test_transient_failures_dead_letter_the_message_and_redrive_processes_it(settings, runner, monkeypatch):
+    import pipeline.processing as processing
+
+    real_read = processing.raw_files.read
+
+    def throttled(*args, **kwargs):
+        raise client(settings, "s3").exceptions.ClientError({"Error": {"Code": "SlowDown", "Message": "slow down"}}, "GetObject")
+
+    monkeypatch.setattr(processing.raw_files, "read", throttled)
+    raw_files.upload(settings, KEY, json.dumps([reading()]).encode())
+    runner.drain(timeout=60)
+
+    assert runner.stats.failed == settings.max_receive_count
+    [letter] = dead_letters.list_dead_letters(settings)
+    assert letter.keys == (KEY,)
+    assert list(site_records(settings, "site-1")) == []
+
+    # WHEN the cause is gone and an operator redrives
+    monkeypatch.setattr(processing.raw_files, "read", real_read)
+    assert dead_letters.redrive(settings) == 1
+    runner.drain(timeout=60)
+
+    assert len(list(site_records(settings, "site-1"))) == 1
+    assert dead_letters.depth(settings, settings.dlq) == (0, 0)
+
+
+@pytest.mark.slow
+def test_a_100000_reading_file_is_stored_completely(settings, runner):
+    rows = [reading(ts=f"2026-11-{1 + i // 1440 % 28:02d}T{i // 60 % 24:02d}:{i % 60:02d}:00Z", site=f"site-{i // 40320}", gen=1, cons=0.5) for i in range(100_000)]
+    assert len({(r["site_id"], r["timestamp"]) for r in rows}) == 100_000
+    outcome = upload_and_process(settings, runner, "raw/2026/11/29/big.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode(), timeout=600)
+
+    assert (outcome.status, outcome.readings, outcome.written) == ("processed", 100_000, 100_000)
+    stored = sum(1 for site in ("site-0", "site-1", "site-2") for _ in site_records(settings, site))
+    assert stored == 100_000
+    total = sum(r.readings for site in ("site-0", "site-1", "site-2") for r in site_rollups(settings, site, "0", "9"))
+    assert total == 100_000
+
+
+def _notification(settings, key):
+    from pipeline.events import notification_body
+
+    return notification_body(settings.bucket, key)

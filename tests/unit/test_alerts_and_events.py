@@ -1,0 +1,54 @@
+import json
+from decimal import Decimal
+
+import pytest
+
+from pipeline.alerts import compose_alert
+from pipeline.events import MalformedEvent, notification_body, objects_in_notification, objects_in_sqs_body
+from pipeline.records import derive
+from pipeline.validation import Reading
+from tests.conftest import load_event
+
+
+def anomaly(i: int):
+    reading = Reading(f"site-{i}", f"2026-11-29T06:{i:02d}:00Z", Decimal("-10"), Decimal("20"))
+    return derive(reading, ("negative_generation",), "raw/2026/11/29/a.json", "2026-11-29T07:00:00Z")
+
+
+def test_alert_keeps_the_original_lines():
+    alert = compose_alert("raw/2026/11/29/a.json", [anomaly(1)], max_listed=20)
+    assert "Anomaly Detected!\nSite: site-1\nTimestamp: 2026-11-29T06:01:00Z\nGenerated: -10\nConsumed: 20" in alert.message
+    assert alert.subject == "Energy anomalies: 1 in a.json"
+
+
+def test_alert_is_capped_with_a_count_of_the_rest():
+    alert = compose_alert("raw/2026/11/29/a.json", [anomaly(i) for i in range(25)], max_listed=20)
+    assert alert.message.count("Anomaly Detected!") == 20
+    assert alert.message.endswith("... and 5 more anomalies in this file.")
+    assert alert.message.startswith("25 anomalies at 25 sites in raw/2026/11/29/a.json")
+
+
+def test_sqs_event_fixture_names_the_decoded_key():
+    body = load_event("sqs_s3_put.json")["Records"][0]["body"]
+    [obj] = objects_in_sqs_body(body)
+    assert (obj.bucket, obj.key) == ("energy-raw-data", "raw/2026/11/29/site readings+1.json")
+
+
+def test_s3_test_event_names_nothing():
+    assert objects_in_sqs_body(load_event("sqs_s3_test_event.json")["Records"][0]["body"]) == []
+
+
+def test_direct_s3_event():
+    [obj] = objects_in_notification(load_event("s3_put.json"))
+    assert obj.key == "raw/2026/11/29/site readings+1.json" and obj.event_time == "2026-11-29T09:06:19.023Z"
+
+
+@pytest.mark.parametrize("body", ["not json", "[1]", json.dumps({"Records": [{"eventName": "ObjectCreated:Put"}]}), "{}"])
+def test_malformed_messages(body):
+    with pytest.raises(MalformedEvent):
+        objects_in_sqs_body(body)
+
+
+def test_notification_body_round_trips():
+    [obj] = objects_in_sqs_body(notification_body("b", "raw/x y+z.json"))
+    assert (obj.bucket, obj.key) == ("b", "raw/x y+z.json")
