@@ -10,6 +10,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pipeline.anomalies import Gap
 from pipeline.aws import client
 from pipeline.file_outcomes import claim_alert, record_alert, release_alert
 from pipeline.records import Record
@@ -24,7 +25,7 @@ class Alert:
     message: str
 
 
-def compose_alert(source_key: str, anomalies: Sequence[Record], max_listed: int) -> Alert:
+def compose_alert(source_key: str, anomalies: Sequence[Record], gaps: Sequence[Gap], max_listed: int) -> Alert:
     blocks = [
         "\n".join(
             [
@@ -40,12 +41,31 @@ def compose_alert(source_key: str, anomalies: Sequence[Record], max_listed: int)
     ]
     rest = len(anomalies) - max_listed
     if rest > 0:
-        blocks.append(f"... and {rest} more anomal{'y' if rest == 1 else 'ies'} in this file.")
-    sites = len({r.site_id for r in anomalies})
-    count = f"{len(anomalies)} anomal{'y' if len(anomalies) == 1 else 'ies'}"
-    header = f"{count} at {sites} site{'' if sites == 1 else 's'} in {source_key}"
-    subject = f"Energy anomalies: {len(anomalies)} in {source_key.rsplit('/', 1)[-1]}"[:SUBJECT_LIMIT]
+        blocks.append(f"... and {_count(rest, 'more anomaly', 'more anomalies')} in this file.")
+    if gaps:
+        lines = [
+            f"Site: {g.site_id} missed {_count(g.missing, 'reading', 'readings')} from {g.first_missing}"
+            for g in gaps[:max_listed]
+        ]
+        if len(gaps) > max_listed:
+            lines.append(f"... and {_count(len(gaps) - max_listed, 'more gap', 'more gaps')}.")
+        blocks.append("Missing readings:\n" + "\n".join(lines))
+    sites = len({r.site_id for r in anomalies} | {g.site_id for g in gaps})
+    found = ", ".join(
+        part
+        for part in (
+            _count(len(anomalies), "anomaly", "anomalies") if anomalies else "",
+            _count(len(gaps), "gap", "gaps") if gaps else "",
+        )
+        if part
+    )
+    header = f"{found} at {_count(sites, 'site', 'sites')} in {source_key}"
+    subject = f"Energy anomalies: {found} in {source_key.rsplit('/', 1)[-1]}"[:SUBJECT_LIMIT]
     return Alert(subject, header + "\n\n" + "\n\n".join(blocks))
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def topic_arn(settings: Settings) -> str:
@@ -55,11 +75,13 @@ def topic_arn(settings: Settings) -> str:
     return client(settings, "sns").create_topic(Name=settings.topic)["TopicArn"]
 
 
-def send_file_alert(settings: Settings, source_key: str, version: str, anomalies: Sequence[Record]) -> str | None:
+def send_file_alert(
+    settings: Settings, source_key: str, version: str, anomalies: Sequence[Record], gaps: Sequence[Gap] = ()
+) -> str | None:
     """Publish the file's alert unless this file version's alert was already sent."""
-    if not anomalies or not claim_alert(settings, source_key, version):
+    if not (anomalies or gaps) or not claim_alert(settings, source_key, version):
         return None
-    alert = compose_alert(source_key, anomalies, settings.alert_max_lines)
+    alert = compose_alert(source_key, anomalies, gaps, settings.alert_max_lines)
     try:
         response = client(settings, "sns").publish(
             TopicArn=topic_arn(settings),
@@ -70,7 +92,7 @@ def send_file_alert(settings: Settings, source_key: str, version: str, anomalies
     except Exception:
         release_alert(settings, source_key, version)
         raise
-    record_alert(settings, source_key, response["MessageId"])
+    record_alert(settings, source_key, response["MessageId"], alert.subject, alert.message)
     return response["MessageId"]
 
 

@@ -1,38 +1,281 @@
-"""Anomaly rules: pure functions of a reading and what is known of its site.
+"""Anomaly rules: pure functions that name what is wrong with a reading.
 
-Each rule returns its reason code when it fires and None otherwise. To add a rule, write
-the function and list it in RULES; the code becomes one of the `anomaly_reasons`.
+Two kinds of rule:
+- value rules judge one reading with what is known of its site (capacity, location);
+- series rules judge a reading against the site's recent readings (spike, flatline) and
+  find missing intervals between readings. Their memory of a site is a small `History`
+  (the last few values and the last timestamp), kept with the site, so no rule ever reads
+  raw readings back from the table.
+
+To add a value rule, write `def rule(reading, context) -> reason | None` and list it in
+VALUE_RULES. Thresholds have defaults here and can be overridden per site (README).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from statistics import median
 
 from pipeline.sites import Site
+from pipeline.solar import sun_elevation_degrees
 from pipeline.validation import Reading
 
-Rule = Callable[[Reading, Site | None], str | None]
+SERIES_REASONS = frozenset({"spike_consumption", "flatline_generation", "flatline_consumption"})
+MIN_SPREAD_KWH = Decimal("0.05")
+DEFAULT_INTERVAL_MINUTES = 15  # for the night rule's margin when a site's cadence is unknown
 
 
-def negative_generation(reading: Reading, site: Site | None) -> str | None:
+@dataclass(frozen=True)
+class Thresholds:
+    """Rule settings; each can be overridden per site in the sites table (`thresholds` map)."""
+
+    night_sun_elevation_deg: float = -3.0  # the sun is down below this at the reading's time
+    night_generation_share: float = 0.02  # of the rated energy of one interval, allowed at night
+    spike_window: int = 8  # recent readings the spike rule compares with
+    spike_min_history: int = 4  # fewer than this and the spike rule stays quiet
+    spike_k: float = 4.0  # how many robust deviations count as far
+    spike_floor_share: float = 0.5  # the deviation is never taken as less than this share of the median
+    flatline_readings: int = 4  # identical non-zero values in a row that make a flatline
+    gap_tolerance: float = 1.5  # a step longer than this many intervals is a gap
+    future_tolerance_minutes: int = 15  # clock skew allowed before a timestamp is "in the future"
+
+    @classmethod
+    def for_site(cls, site: Site | None) -> Thresholds:
+        overrides = (site.thresholds if site else None) or {}
+        known = {f.name: f.type for f in fields(cls)}
+        values = {k: (int(v) if known[k] == "int" else float(v)) for k, v in overrides.items() if k in known}
+        return replace(cls(), **values)
+
+
+@dataclass(frozen=True)
+class Context:
+    site: Site | None
+    thresholds: Thresholds
+    now: datetime
+
+
+@dataclass(frozen=True)
+class History:
+    """What the series rules remember of a site: recent normal consumption (newest last)
+    and the runs of repeated values."""
+
+    last_timestamp: str | None = None
+    consumed: tuple[Decimal, ...] = ()
+    generated_run: int = 0  # how many readings in a row repeated the last generated value
+    consumed_run: int = 0
+    last_generated: Decimal | None = None
+    last_consumed: Decimal | None = None
+
+    def to_item(self) -> dict[str, object]:
+        item: dict[str, object] = {
+            "consumed": list(self.consumed),
+            "generated_run": self.generated_run,
+            "consumed_run": self.consumed_run,
+        }
+        for name in ("last_timestamp", "last_generated", "last_consumed"):
+            if getattr(self, name) is not None:
+                item[name] = getattr(self, name)
+        return item
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, object] | None) -> History:
+        if not item:
+            return cls()
+        return cls(
+            last_timestamp=item.get("last_timestamp"),  # type: ignore[arg-type]
+            consumed=tuple(item.get("consumed", ())),  # type: ignore[arg-type]
+            generated_run=int(item.get("generated_run", 0)),  # type: ignore[arg-type]
+            consumed_run=int(item.get("consumed_run", 0)),  # type: ignore[arg-type]
+            last_generated=item.get("last_generated"),  # type: ignore[arg-type]
+            last_consumed=item.get("last_consumed"),  # type: ignore[arg-type]
+        )
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Readings a site should have sent and did not: `missing` intervals from `first_missing`."""
+
+    site_id: str
+    first_missing: str
+    missing: int
+
+
+@dataclass(frozen=True)
+class Detection:
+    reasons: dict[tuple[str, str], tuple[str, ...]]
+    gaps: list[Gap]
+    histories: dict[str, History] = field(default_factory=dict)  # sites whose history moved
+
+
+# Value rules -----------------------------------------------------------------------------
+
+ValueRule = Callable[[Reading, Context], str | None]
+
+
+def negative_generation(reading: Reading, context: Context) -> str | None:
     return "negative_generation" if reading.energy_generated_kwh < 0 else None
 
 
-def negative_consumption(reading: Reading, site: Site | None) -> str | None:
+def negative_consumption(reading: Reading, context: Context) -> str | None:
     return "negative_consumption" if reading.energy_consumed_kwh < 0 else None
 
 
-def generation_above_capacity(reading: Reading, site: Site | None) -> str | None:
-    """More energy than the site's rated power can make in one reading interval."""
-    if site is None or site.capacity_kw is None:
+def rated_energy(site: Site | None) -> Decimal | None:
+    """The most energy the site can make in one reading interval."""
+    if site is None or site.capacity_kw is None or site.interval_minutes is None:
         return None
-    most = site.capacity_kw * Decimal(site.interval_minutes) / Decimal(60)
-    return "generation_above_capacity" if reading.energy_generated_kwh > most else None
+    return site.capacity_kw * Decimal(site.interval_minutes) / Decimal(60)
 
 
-RULES: tuple[Rule, ...] = (negative_generation, negative_consumption, generation_above_capacity)
+def generation_above_capacity(reading: Reading, context: Context) -> str | None:
+    most = rated_energy(context.site)
+    return "generation_above_capacity" if most is not None and reading.energy_generated_kwh > most else None
 
 
-def detect(reading: Reading, site: Site | None) -> tuple[str, ...]:
-    return tuple(reason for rule in RULES if (reason := rule(reading, site)) is not None)
+def solar_at_night(reading: Reading, context: Context) -> str | None:
+    """A solar site reporting generation while the sun is down all through the interval."""
+    site = context.site
+    if site is None or site.kind != "solar" or site.latitude is None or site.longitude is None:
+        return None
+    most = rated_energy(site)
+    allowed = Decimal(str(context.thresholds.night_generation_share)) * most if most is not None else Decimal("0.01")
+    if reading.energy_generated_kwh <= allowed:
+        return None
+    moment = _parse(reading.timestamp)
+    step = timedelta(minutes=site.interval_minutes or DEFAULT_INTERVAL_MINUTES)
+    highest = max(
+        sun_elevation_degrees(float(site.latitude), float(site.longitude), when)
+        for when in (moment - step, moment, moment + step)
+    )
+    return "solar_at_night" if highest < context.thresholds.night_sun_elevation_deg else None
+
+
+def future_timestamp(reading: Reading, context: Context) -> str | None:
+    limit = context.now + timedelta(minutes=context.thresholds.future_tolerance_minutes)
+    return "future_timestamp" if _parse(reading.timestamp) > limit else None
+
+
+VALUE_RULES: tuple[ValueRule, ...] = (
+    negative_generation,
+    negative_consumption,
+    generation_above_capacity,
+    solar_at_night,
+    future_timestamp,
+)
+
+
+def value_reasons(reading: Reading, context: Context) -> tuple[str, ...]:
+    return tuple(reason for rule in VALUE_RULES if (reason := rule(reading, context)) is not None)
+
+
+# Series rules ----------------------------------------------------------------------------
+
+
+def is_spike(value: Decimal, recent: Sequence[Decimal], thresholds: Thresholds, floor: Decimal) -> bool:
+    """Hampel test: far from the recent median in robust deviations (MAD, with a floor).
+
+    The floor keeps ordinary swings quiet: never less than a share of the median or than
+    `floor` itself.
+    """
+    if len(recent) < thresholds.spike_min_history or value < 0:
+        return False
+    middle = median(recent)
+    mad = median(abs(v - middle) for v in recent)
+    spread = max(Decimal("1.4826") * mad, Decimal(str(thresholds.spike_floor_share)) * abs(middle), floor)
+    return abs(value - middle) > Decimal(str(thresholds.spike_k)) * spread
+
+
+def _run(value: Decimal, last: Decimal | None, run: int) -> int:
+    return run + 1 if last is not None and value == last and value != 0 else 1
+
+
+def detect_file(
+    readings: Sequence[Reading],
+    sites: Mapping[str, Site],
+    histories: Mapping[str, History],
+    now: datetime,
+    judged: Mapping[tuple[str, str], tuple[str, ...]] | None = None,
+) -> Detection:
+    """Reasons for every reading of a file, the gaps it reveals and the sites' new histories.
+
+    Series rules judge a reading once, when it arrives after the site's last reading. A
+    reading that arrives again (redelivery, replay, or late) keeps the series reasons it was
+    given then (`judged`), so processing a file twice stores the same records.
+    """
+    judged = judged or {}
+    reasons: dict[tuple[str, str], tuple[str, ...]] = {}
+    gaps: list[Gap] = []
+    moved: dict[str, History] = {}
+    by_site: dict[str, list[Reading]] = {}
+    for reading in readings:
+        by_site.setdefault(reading.site_id, []).append(reading)
+    for site_id, site_readings in by_site.items():
+        site = sites.get(site_id)
+        context = Context(site, Thresholds.for_site(site), now)
+        history = histories.get(site_id, History())
+        start = history
+        for reading in sorted(site_readings, key=lambda r: r.timestamp):
+            key = (site_id, reading.timestamp)
+            found = value_reasons(reading, context)
+            in_order = history.last_timestamp is None or reading.timestamp > history.last_timestamp
+            if "future_timestamp" in found or not in_order:
+                reasons[key] = found + tuple(r for r in judged.get(key, ()) if r in SERIES_REASONS)
+                continue
+            series, history, gap = _judge_in_order(reading, found, history, context)
+            reasons[key] = found + series
+            if gap:
+                gaps.append(gap)
+        if history != start:
+            moved[site_id] = history
+    return Detection(reasons, gaps, moved)
+
+
+def _judge_in_order(
+    reading: Reading, found: tuple[str, ...], history: History, context: Context
+) -> tuple[tuple[str, ...], History, Gap | None]:
+    thresholds = context.thresholds
+    generated, consumed = reading.energy_generated_kwh, reading.energy_consumed_kwh
+    series: list[str] = []
+    gen_run = _run(generated, history.last_generated, history.generated_run)
+    cons_run = _run(consumed, history.last_consumed, history.consumed_run)
+    if gen_run >= thresholds.flatline_readings:
+        series.append("flatline_generation")
+    if cons_run >= thresholds.flatline_readings:
+        series.append("flatline_consumption")
+    # Only consumption is tested for spikes. Generation follows the weather, which moves
+    # faster than a robust window can follow without hiding real faults; generation faults
+    # are the capacity, night and flatline rules' business.
+    negative = "negative_consumption" in found
+    spike = not negative and is_spike(consumed, history.consumed, thresholds, MIN_SPREAD_KWH)
+    if spike:
+        series.append("spike_consumption")
+    keep = not (negative or spike)  # the window remembers only normal values
+    gap = _gap(reading, history.last_timestamp, context)
+    history = History(
+        last_timestamp=reading.timestamp,
+        consumed=(*history.consumed, consumed)[-thresholds.spike_window :] if keep else history.consumed,
+        generated_run=gen_run,
+        consumed_run=cons_run,
+        last_generated=generated,
+        last_consumed=consumed,
+    )
+    return tuple(series), history, gap
+
+
+def _gap(reading: Reading, previous: str | None, context: Context) -> Gap | None:
+    if previous is None or context.site is None or context.site.interval_minutes is None:
+        return None  # without the site's cadence, no step is too long
+    step = timedelta(minutes=context.site.interval_minutes)
+    elapsed = _parse(reading.timestamp) - _parse(previous)
+    if elapsed <= step * context.thresholds.gap_tolerance:
+        return None
+    missing = max(1, round(elapsed / step) - 1)
+    first = (_parse(previous) + step).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Gap(reading.site_id, first, missing)
+
+
+def _parse(timestamp: str) -> datetime:
+    return datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

@@ -31,24 +31,29 @@ class FileOutcome:
     duplicates: int = 0
     rejected: int = 0
     anomalies: int = 0
+    missing_intervals: int = 0
     error: str | None = None
     uploaded_at: str | None = None
     duration_ms: int = 0
     alert_message_id: str | None = None
+    alert_subject: str | None = None
+    alert_message: str | None = None  # the alert as sent, so it can be read back where no mailbox is
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> FileOutcome:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in item.items() if k in known}
-        for name in ("readings", "written", "unchanged", "duplicates", "rejected", "anomalies", "duration_ms"):
-            if name in values:
-                values[name] = int(values[name])
+        for f in fields(cls):
+            if f.type == "int" and f.name in values:
+                values[f.name] = int(values[f.name])
         return cls(**values)
 
 
 def record_outcome(settings: Settings, outcome: FileOutcome) -> None:
     """SET every field but the alert ones, which belong to the alert claim."""
-    data = {k: v for k, v in asdict(outcome).items() if k not in ("source_key", "alert_message_id") and v is not None}
+    data = {
+        k: v for k, v in asdict(outcome).items() if k != "source_key" and not k.startswith("alert_") and v is not None
+    }
     data["processed_day"] = outcome.processed_at[:10]
     names = {f"#f{i}": k for i, k in enumerate(data)}
     client(settings, "dynamodb").update_item(
@@ -91,12 +96,12 @@ def release_alert(settings: Settings, source_key: str, version: str) -> None:
         pass
 
 
-def record_alert(settings: Settings, source_key: str, message_id: str) -> None:
+def record_alert(settings: Settings, source_key: str, message_id: str, subject: str, message: str) -> None:
     client(settings, "dynamodb").update_item(
         TableName=settings.files_table,
         Key=marshal({"source_key": source_key}),
-        UpdateExpression="SET alert_message_id = :m",
-        ExpressionAttributeValues=marshal({":m": message_id}),
+        UpdateExpression="SET alert_message_id = :m, alert_subject = :s, alert_message = :b",
+        ExpressionAttributeValues=marshal({":m": message_id, ":s": subject, ":b": message}),
     )
 
 

@@ -1,6 +1,6 @@
 """One raw file, end to end: parse -> validate -> derive -> detect -> store -> alert.
 
-`build_records` is the pure middle (no AWS), `process_object` the whole trip. Bad data
+`assess` is the pure middle (no AWS), `process_object` the whole trip. Bad data
 never raises: it is quarantined and the outcome says so. Anything that raises is an AWS
 or programming failure, which the caller leaves to be retried and, in the end,
 dead-lettered.
@@ -9,22 +9,23 @@ dead-lettered.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pipeline import raw_files
 from pipeline.alerts import send_file_alert
-from pipeline.anomalies import detect
+from pipeline.anomalies import Gap, History, detect_file
 from pipeline.aws import client
 from pipeline.file_outcomes import PARTIAL, PROCESSED, QUARANTINED, FileOutcome, record_outcome
 from pipeline.formats import UnreadableFile, decode_rows
 from pipeline.logs import log
-from pipeline.record_store import store_records
+from pipeline.record_store import existing_records, store_records
 from pipeline.records import Record, derive
-from pipeline.rollups import change_token
+from pipeline.rollups import change_token, gap_deltas
 from pipeline.settings import Settings
-from pipeline.sites import Site, get_sites, register_unknown
+from pipeline.site_history import histories, save_histories
+from pipeline.sites import Site, register_unknown, site_items
 from pipeline.validation import Reading, Validated, validate_rows
 
 
@@ -34,14 +35,35 @@ class Skipped:
     why: str
 
 
+@dataclass(frozen=True)
+class Assessment:
+    records: list[Record]
+    gaps: list[Gap]
+    histories: dict[str, History]
+
+
 def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def build_records(
-    readings: Sequence[Reading], sites: dict[str, Site], source_key: str, processed_at: str
-) -> list[Record]:
-    return [derive(r, detect(r, sites.get(r.site_id)), source_key, processed_at) for r in readings]
+def assess(
+    readings: Sequence[Reading],
+    sites: Mapping[str, Site],
+    source_key: str,
+    processed_at: str,
+    histories: Mapping[str, History] | None = None,
+    before: Mapping[tuple[str, str], Record] | None = None,
+) -> Assessment:
+    """Records with their anomaly reasons, the gaps found and the sites' new histories.
+
+    `before` holds the records already stored for these readings: a reading seen again
+    keeps the series reasons it was given the first time (see `detect_file`).
+    """
+    now = datetime.strptime(processed_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    judged = {key: record.anomaly_reasons for key, record in (before or {}).items()}
+    detection = detect_file(readings, sites, histories or {}, now, judged)
+    records = [derive(r, detection.reasons[(r.site_id, r.timestamp)], source_key, processed_at) for r in readings]
+    return Assessment(records, detection.gaps, detection.histories)
 
 
 def process_object(
@@ -76,6 +98,7 @@ def process_object(
         duplicates=outcome.duplicates,
         rejected=outcome.rejected,
         anomalies=outcome.anomalies,
+        missing_intervals=outcome.missing_intervals,
         alert_message_id=outcome.alert_message_id,
         duration_ms=outcome.duration_ms,
     )
@@ -86,22 +109,28 @@ def _store(settings: Settings, validated: Validated, common: dict, started: floa
     key, version = common["source_key"], common["version"]
     if validated.rejects:
         raw_files.quarantine_rejects(settings, key, validated.rejects)
-    site_ids = {r.site_id for r in validated.readings}
-    sites = get_sites(settings, site_ids)
-    register_unknown(settings, site_ids, sites)
-    records = build_records(validated.readings, sites, key, common["processed_at"])
-    stored = store_records(settings, records, change_token(key, version))
-    anomalies = [r for r in records if r.anomaly]
-    message_id = send_file_alert(settings, key, version, anomalies)
-    status = QUARANTINED if not records else PARTIAL if validated.rejects else PROCESSED
+    items = site_items(settings, {r.site_id for r in validated.readings})
+    register_unknown(settings, {r.site_id for r in validated.readings}, items)
+    sites = {site_id: Site.from_item(item) for site_id, item in items.items()}
+    known_histories, versions = histories(items)
+    before = existing_records(settings, [(r.site_id, r.timestamp) for r in validated.readings])
+    assessment = assess(validated.readings, sites, key, common["processed_at"], known_histories, before)
+    stored = store_records(
+        settings, assessment.records, before, change_token(key, version), gap_deltas(assessment.gaps)
+    )
+    save_histories(settings, assessment.histories, versions)
+    anomalies = [r for r in assessment.records if r.anomaly]
+    message_id = send_file_alert(settings, key, version, anomalies, assessment.gaps)
+    status = QUARANTINED if not assessment.records else PARTIAL if validated.rejects else PROCESSED
     outcome = FileOutcome(
         status=status,
-        readings=len(records),
+        readings=len(assessment.records),
         written=stored.written,
         unchanged=stored.unchanged,
         duplicates=validated.duplicates,
         rejected=len(validated.rejects),
         anomalies=len(anomalies),
+        missing_intervals=sum(g.missing for g in assessment.gaps),
         duration_ms=_ms(started),
         alert_message_id=message_id,
         **common,

@@ -8,14 +8,14 @@ the key or on the sparse anomaly index; nothing here scans the table.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
 from pipeline.bootstrap import ANOMALY_INDEX, ANOMALY_SHARDS
 from pipeline.dynamo import batch_get, batch_write, marshal, query
 from pipeline.records import Record
-from pipeline.rollups import apply_deltas, deltas
+from pipeline.rollups import Delta, RollupKey, apply_deltas, deltas
 from pipeline.settings import Settings
 
 
@@ -25,19 +25,30 @@ class Stored:
     unchanged: int  # already stored with the same values
 
 
-def existing_records(settings: Settings, records: Sequence[Record]) -> dict[tuple[str, str], Record]:
-    keys = [{"site_id": r.site_id, "timestamp": r.timestamp} for r in records]
+def existing_records(settings: Settings, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Record]:
+    """The stored records for (site_id, timestamp) keys, 100 keys a call."""
+    keys = [{"site_id": site_id, "timestamp": timestamp} for site_id, timestamp in keys]
     return {
         (item["site_id"], item["timestamp"]): Record.from_item(item)
         for item in batch_get(settings, settings.table, keys)
     }
 
 
-def store_records(settings: Settings, records: Sequence[Record], change_token: str) -> Stored:
-    """Store `records`; rollups first, so a failure in between is mended by the redelivery."""
-    before = existing_records(settings, records)
+def store_records(
+    settings: Settings,
+    records: Sequence[Record],
+    before: Mapping[tuple[str, str], Record],
+    change_token: str,
+    extra: Mapping[RollupKey, Delta] | None = None,
+) -> Stored:
+    """Write what changed since `before`; rollups first, so a failure in between is mended
+    by the redelivery (the token stops the rollups moving twice). `extra` adds measures
+    that are not readings (missing intervals) to the same rollup update."""
     changes = [(before.get(r.key), r) for r in records if r.key not in before or not before[r.key].same_values(r)]
-    apply_deltas(settings, deltas(changes), change_token)
+    moves = deltas(changes)
+    for key, delta in (extra or {}).items():
+        moves[key] = {**moves.get(key, {}), **delta}
+    apply_deltas(settings, moves, change_token)
     batch_write(settings, settings.table, [new.to_item() for _, new in changes])
     return Stored(written=len(changes), unchanged=len(records) - len(changes))
 

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from pipeline.anomalies import Gap
 from pipeline.aws import client
 from pipeline.dynamo import marshal, query
 from pipeline.records import Record
 from pipeline.settings import Settings
 
-MEASURES = ("generated_kwh", "consumed_kwh", "net_kwh", "self_supplied_kwh", "readings", "anomalies")
+READING_MEASURES = ("generated_kwh", "consumed_kwh", "net_kwh", "self_supplied_kwh", "readings", "anomalies")
+MEASURES = (*READING_MEASURES, "missing_intervals")
 RollupKey = tuple[str, str]
 Delta = dict[str, Decimal]
 
@@ -35,6 +37,7 @@ class Rollup:
     self_supplied_kwh: Decimal  # Σ min(generated, consumed): demand met on site
     readings: int
     anomalies: int
+    missing_intervals: int = 0  # readings the site should have sent in this hour and did not
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> Rollup:
@@ -47,6 +50,7 @@ class Rollup:
             self_supplied_kwh=item.get("self_supplied_kwh", Decimal(0)),
             readings=int(item.get("readings", 0)),
             anomalies=int(item.get("anomalies", 0)),
+            missing_intervals=int(item.get("missing_intervals", 0)),
         )
 
 
@@ -68,7 +72,7 @@ def contribution(record: Record) -> Delta:
 
 def deltas(changes: Iterable[tuple[Record | None, Record]]) -> dict[RollupKey, Delta]:
     """Net change per (site, hour) of replacing each old record (or nothing) by the new one."""
-    totals: dict[RollupKey, Delta] = defaultdict(lambda: dict.fromkeys(MEASURES, Decimal(0)))
+    totals: dict[RollupKey, Delta] = defaultdict(lambda: dict.fromkeys(READING_MEASURES, Decimal(0)))
     for old, new in changes:
         for record, sign in ((old, -1), (new, 1)):
             if record is None:
@@ -77,6 +81,14 @@ def deltas(changes: Iterable[tuple[Record | None, Record]]) -> dict[RollupKey, D
             for measure, value in contribution(record).items():
                 total[measure] += sign * value
     return {key: {m: v for m, v in delta.items() if v != 0} for key, delta in totals.items() if any(delta.values())}
+
+
+def gap_deltas(gaps: Iterable[Gap]) -> dict[RollupKey, Delta]:
+    """Missing intervals, counted in the hour where each gap starts."""
+    totals: dict[RollupKey, Delta] = defaultdict(lambda: {"missing_intervals": Decimal(0)})
+    for gap in gaps:
+        totals[(gap.site_id, hour_of(gap.first_missing))]["missing_intervals"] += gap.missing
+    return dict(totals)
 
 
 def change_token(source_key: str, version: str) -> str:

@@ -12,7 +12,7 @@ import csv
 import io
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -23,8 +23,22 @@ from pipeline.settings import Settings
 from pipeline.sites import Site, put_sites
 from pipeline.solar import sun_elevation_degrees
 
-ANOMALY_KINDS = ("negative_generation", "negative_consumption", "generation_above_capacity")
+ANOMALY_KINDS = (
+    "negative_generation",
+    "negative_consumption",
+    "generation_above_capacity",
+    "solar_at_night",
+    "spike_consumption",
+    "flatline_consumption",
+    "missing_intervals",
+    "future_timestamp",
+)
 FORMATS = ("json", "jsonl", "csv")
+EVENT_EVERY = 8  # an anomaly can start only every 8th interval, so their effects never overlap
+FLATLINE_LENGTH = 6  # readings repeating one value; the 4th onwards are flatline anomalies
+FLATLINE_FLAGGED_FROM = 3
+INTERVAL_MINUTES = 15
+WIND_KNOT = timedelta(hours=3)
 LABELS_PREFIX = "simulated/"
 
 
@@ -67,6 +81,7 @@ def make_sites(count: int, seed: int = 0) -> list[Site]:
                 latitude=Decimal(str(round(rng.uniform(36, 58), 3))),
                 longitude=Decimal(str(round(rng.uniform(-9, 24), 3))),
                 name=f"{kind.title()} site {number}",
+                interval_minutes=INTERVAL_MINUTES,
             )
         )
     return sites
@@ -75,31 +90,28 @@ def make_sites(count: int, seed: int = 0) -> list[Site]:
 def simulate(
     sites: Sequence[Site], end: datetime, readings_per_site: int, anomaly_rate: float = 0.02, seed: int = 0
 ) -> Simulated:
-    """Readings for the `readings_per_site` intervals ending at `end` (UTC), with labels."""
+    """Readings for the `readings_per_site` intervals ending at `end` (UTC), with labels.
+
+    Every value is a function of (seed, site, interval) alone, so files that overlap in
+    time carry the same readings. `anomaly_rate` is the expected share of anomaly events
+    per reading; each event is one of ANOMALY_KINDS that fits the moment (night-time
+    generation only at night, and so on).
+    """
     if readings_per_site < 1:
         raise ValueError("readings per site must be at least 1")
     if not 0 <= anomaly_rate <= 1:
         raise ValueError("the anomaly rate must be between 0 and 1")
-    rng = random.Random(f"readings:{seed}:{end.isoformat()}")
     readings: list[dict[str, Any]] = []
     labels: list[Label] = []
     for site in sites:
-        step = timedelta(minutes=site.interval_minutes)
+        step = timedelta(minutes=site.interval_minutes or INTERVAL_MINUTES)
         last = _floor(end.astimezone(UTC), step)
-        for i in range(readings_per_site - 1, -1, -1):
-            when = last - i * step
-            generated, consumed = _normal_reading(site, when, rng)
-            reading = {
-                "site_id": site.site_id,
-                "timestamp": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "energy_generated_kwh": generated,
-                "energy_consumed_kwh": consumed,
-            }
-            if rng.random() < anomaly_rate:
-                kind = rng.choice(ANOMALY_KINDS)
-                _inject(reading, kind, site, rng)
-                labels.append(Label(site.site_id, reading["timestamp"], kind))
-            readings.append(reading)
+        slots = [last - i * step for i in range(readings_per_site - 1, -1, -1)]
+        series = _Series(site, step, anomaly_rate, seed, last)
+        for when in slots:
+            site_readings, site_labels = series.at(when)
+            readings += site_readings
+            labels += site_labels
     return Simulated(readings, labels)
 
 
@@ -161,17 +173,106 @@ def _floor(moment: datetime, step: timedelta) -> datetime:
     return epoch + ((moment - epoch) // step) * step
 
 
-def _normal_reading(site: Site, when: datetime, rng: random.Random) -> tuple[float, float]:
-    hours = site.interval_minutes / 60
+def _timestamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _Series:
+    """One site's readings; what happens in an interval depends only on (seed, site, time)."""
+
+    def __init__(self, site: Site, step: timedelta, anomaly_rate: float, seed: int, newest: datetime) -> None:
+        self.site, self.step, self.seed, self.newest = site, step, seed, newest
+        self.event_chance = min(1.0, anomaly_rate * EVENT_EVERY)
+        self.rated = float(site.capacity_kw or 100) * step.total_seconds() / 3600
+
+    def _rng(self, when: datetime, purpose: str) -> random.Random:
+        return random.Random(f"{self.seed}:{self.site.site_id}:{when.isoformat()}:{purpose}")
+
+    def normal(self, when: datetime) -> tuple[float, float]:
+        return _normal_reading(self.site, when, self._rng(when, "value"), self._wind_speed(when))
+
+    def _wind_speed(self, when: datetime) -> float:
+        """Wind changes over hours, not from one reading to the next: interpolate between
+        Weibull-distributed speeds drawn every three hours."""
+        knot = WIND_KNOT.total_seconds()
+        before = datetime.fromtimestamp((when.timestamp() // knot) * knot, UTC)
+        share = (when - before) / WIND_KNOT
+        speeds = [
+            random.Random(f"{self.seed}:{self.site.site_id}:{t.isoformat()}:wind").weibullvariate(7.5, 2.0)
+            for t in (before, before + WIND_KNOT)
+        ]
+        return speeds[0] + (speeds[1] - speeds[0]) * share
+
+    def event(self, when: datetime) -> str | None:
+        """The anomaly that starts at `when`, if any."""
+        slot = int(when.timestamp() // self.step.total_seconds())
+        rng = self._rng(when, "event")
+        if slot % EVENT_EVERY or rng.random() >= self.event_chance:
+            return None
+        return rng.choice(self._kinds_at(when))
+
+    def _kinds_at(self, when: datetime) -> list[str]:
+        kinds = ["negative_generation", "negative_consumption", "spike_consumption", "flatline_consumption"]
+        kinds += ["missing_intervals", "future_timestamp"]
+        if self.site.kind == "solar" and self.site.latitude is not None and self.site.longitude is not None:
+            lat, lon = float(self.site.latitude), float(self.site.longitude)
+            elevations = [sun_elevation_degrees(lat, lon, when + k * self.step) for k in (-1, 0, 1)]
+            if max(elevations) < -6:
+                kinds.append("solar_at_night")
+            elif min(elevations) > 0:
+                kinds.append("generation_above_capacity")
+        else:
+            kinds.append("generation_above_capacity")
+        return kinds
+
+    def at(self, when: datetime) -> tuple[list[dict[str, Any]], list[Label]]:
+        """The readings reported for the interval `when` (none, one, or one plus a stray)."""
+        generated, consumed = self.normal(when)
+        labels: list[Label] = []
+        for back in range(1, FLATLINE_LENGTH):
+            started = when - back * self.step
+            kind = self.event(started)
+            if kind == "flatline_consumption":
+                consumed = self.normal(started)[1]
+                if back >= FLATLINE_FLAGGED_FROM:
+                    labels.append(Label(self.site.site_id, _timestamp(when), kind))
+            if kind == "missing_intervals" and back <= self._gap_length(started):
+                return [], []
+        reading = {
+            "site_id": self.site.site_id,
+            "timestamp": _timestamp(when),
+            "energy_generated_kwh": generated,
+            "energy_consumed_kwh": consumed,
+        }
+        readings = [reading]
+        kind = self.event(when)
+        rng = self._rng(when, "anomaly")
+        if kind == "missing_intervals":  # found when the next reading arrives, maybe in the next file
+            labels.append(Label(self.site.site_id, _timestamp(when + self.step), kind))
+        elif kind == "future_timestamp":
+            # a meter with a wrong clock: a stray reading months after the file's newest interval
+            stray = dict(reading, timestamp=_timestamp(self.newest + timedelta(days=rng.randint(60, 400))))
+            readings.append(stray)
+            labels.append(Label(self.site.site_id, stray["timestamp"], kind))
+        elif kind in VALUE_INJECTIONS:
+            VALUE_INJECTIONS[kind](reading, self.rated, rng)
+            labels.append(Label(self.site.site_id, reading["timestamp"], kind))
+        return readings, labels
+
+    def _gap_length(self, started: datetime) -> int:
+        return 1 + int(self._rng(started, "gap").random() * 3)
+
+
+def _normal_reading(site: Site, when: datetime, rng: random.Random, wind_speed: float) -> tuple[float, float]:
+    hours = (site.interval_minutes or INTERVAL_MINUTES) / 60
     capacity = float(site.capacity_kw or 100)
     latitude, longitude = float(site.latitude or 50), float(site.longitude or 0)
     if site.kind == "wind":
-        speed = rng.weibullvariate(7.5, 2.0)
-        fraction = 0.0 if speed < 3 or speed > 25 else min(1.0, ((speed - 3) / 9) ** 3)
+        speed = wind_speed * rng.uniform(0.95, 1.05)
+        fraction = 0.0 if speed < 3 or speed > 25 else min(1.0, ((speed - 3) / 9) ** 3) * rng.uniform(0.97, 1.0)
     else:
         elevation = sun_elevation_degrees(latitude, longitude, when)
-        clouds = rng.uniform(0.55, 1.0)
-        fraction = (elevation / 90) ** 0.8 * clouds if elevation > 0 else 0.0
+        fraction = (elevation / 90) ** 0.8 * rng.uniform(0.55, 1.0) if elevation > 0 else 0.0
     local_hour = (when.hour + when.minute / 60 + longitude / 15) % 24
     demand = 0.35 + 0.25 * _peak(local_hour, 8, 1.5) + 0.45 * _peak(local_hour, 19, 2.0)
     consumed = capacity * 0.4 * hours * demand * rng.uniform(0.85, 1.15)
@@ -183,11 +284,14 @@ def _peak(hour: float, centre: float, width: float) -> float:
     return max(0.0, 1 - (distance / width) ** 2)
 
 
-def _inject(reading: dict[str, Any], kind: str, site: Site, rng: random.Random) -> None:
-    if kind == "negative_generation":
-        reading["energy_generated_kwh"] = -round(rng.uniform(0.5, 20), 3)
-    elif kind == "negative_consumption":
-        reading["energy_consumed_kwh"] = -round(rng.uniform(0.5, 20), 3)
-    else:
-        most = float(site.capacity_kw or 100) * site.interval_minutes / 60
-        reading["energy_generated_kwh"] = round(most * rng.uniform(1.2, 2.0), 3)
+VALUE_INJECTIONS: dict[str, Callable[[dict[str, Any], float, random.Random], None]] = {
+    "negative_generation": lambda r, rated, rng: r.update(energy_generated_kwh=-round(rng.uniform(0.5, 20), 3)),
+    "negative_consumption": lambda r, rated, rng: r.update(energy_consumed_kwh=-round(rng.uniform(0.5, 20), 3)),
+    "generation_above_capacity": lambda r, rated, rng: r.update(
+        energy_generated_kwh=round(rated * rng.uniform(1.2, 2), 3)
+    ),
+    "solar_at_night": lambda r, rated, rng: r.update(energy_generated_kwh=round(rated * rng.uniform(0.1, 0.4), 3)),
+    "spike_consumption": lambda r, rated, rng: r.update(
+        energy_consumed_kwh=round(r["energy_consumed_kwh"] * rng.uniform(5, 8) + 1, 3)
+    ),
+}

@@ -44,7 +44,9 @@ def test_config_prints_every_resolved_name(cli, settings):
     assert code == 0
     assert config["backend"] == "local" and config["endpoint_url"] == settings.endpoint_url
     assert config["table"] == "energy_data" and config["queue_url"].endswith("/energy-raw-events")
-    assert config["dlq_url"].endswith("/energy-raw-events-dlq") and config["topic_arn"].endswith(":energy-anomaly-alerts")
+    assert config["dlq_url"].endswith("/energy-raw-events-dlq") and config["topic_arn"].endswith(
+        ":energy-anomaly-alerts"
+    )
 
 
 def test_simulate_uploads_a_file_that_the_pipeline_stores(cli, settings, runner):
@@ -86,7 +88,13 @@ def test_replay_is_idempotent(cli, settings, runner):
     runner.drain()
     before = list(site_records(settings, "site-1"))
     code, out = cli("replay")
-    assert code == 0 and json.loads(out) == {"files": 1, "written": 0, "unchanged": 8, "rejected": 0, "quarantined_files": 0}
+    assert code == 0 and json.loads(out) == {
+        "files": 1,
+        "written": 0,
+        "unchanged": 8,
+        "rejected": 0,
+        "quarantined_files": 0,
+    }
     assert list(site_records(settings, "site-1")) == before
 
     code, out = cli("replay", "--via-queue")
@@ -121,7 +129,9 @@ def test_unreachable_stack_is_a_readable_error(cli, monkeypatch, capsys):
 
 
 def test_help_and_unknown_backend_from_a_shell():
-    helped = subprocess.run([sys.executable, "-m", "pipeline", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    helped = subprocess.run(
+        [sys.executable, "-m", "pipeline", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert helped.returncode == 0 and "replay" in helped.stdout and "dlq" in helped.stdout
     bad = subprocess.run(
         [sys.executable, "-m", "pipeline", "config"],

@@ -8,7 +8,12 @@ from pipeline.record_store import site_records
 from tests.conftest import load_event
 
 FIXTURE_KEY = "raw/2026/11/29/site readings+1.json"  # URL-encoded in the fixtures
-READING = {"site_id": "site-1", "timestamp": "2026-11-29T06:00:00Z", "energy_generated_kwh": 1, "energy_consumed_kwh": 2}
+READING = {
+    "site_id": "site-1",
+    "timestamp": "2026-11-29T06:00:00Z",
+    "energy_generated_kwh": 1,
+    "energy_consumed_kwh": 2,
+}
 
 
 def test_sqs_event_with_an_encoded_key(settings, handler, lambda_context):

@@ -25,7 +25,12 @@ def standalone_stack():
     env = {**os.environ, "ENERGY_LOCAL_PORT": str(port), "PYTHONUNBUFFERED": "1"}
     env.pop("AWS_ENDPOINT_URL", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "local_aws"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        [sys.executable, "-m", "local_aws"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         first = proc.stdout.readline()
@@ -40,7 +45,9 @@ def test_cli_in_another_process_uses_the_shared_stack(standalone_stack):
     env = {**os.environ, "ENERGY_BACKEND": "local", "AWS_ENDPOINT_URL": standalone_stack}
 
     def pipeline(*args):
-        done = subprocess.run([sys.executable, "-m", "pipeline", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "pipeline", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        )
         assert done.returncode == 0, done.stderr
         return done.stdout
 

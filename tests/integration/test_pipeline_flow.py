@@ -31,7 +31,9 @@ def upload_and_process(settings, runner, key, rows_or_bytes, timeout=60):
 
 
 def test_an_uploaded_file_lands_in_dynamodb(settings, runner):
-    outcome = upload_and_process(settings, runner, KEY, [reading(gen=0.3, cons=0.1), reading(ts="2026-11-29T06:15:00Z")])
+    outcome = upload_and_process(
+        settings, runner, KEY, [reading(gen=0.3, cons=0.1), reading(ts="2026-11-29T06:15:00Z")]
+    )
 
     [first, second] = site_records(settings, "site-1")
     assert (first.net_energy_kwh, first.anomaly, first.source_key) == (Decimal("0.2"), False, KEY)
@@ -41,7 +43,11 @@ def test_an_uploaded_file_lands_in_dynamodb(settings, runner):
 
 
 def test_a_partly_bad_file_stores_good_rows_and_quarantines_the_rest(settings, runner):
-    rows = [reading(), {"site_id": "site 1", "timestamp": "noon", "energy_generated_kwh": True}, reading(ts="2026-11-29T07:00:00Z")]
+    rows = [
+        reading(),
+        {"site_id": "site 1", "timestamp": "noon", "energy_generated_kwh": True},
+        reading(ts="2026-11-29T07:00:00Z"),
+    ]
     outcome = upload_and_process(settings, runner, KEY, rows)
 
     assert len(list(site_records(settings, "site-1"))) == 2
@@ -49,7 +55,12 @@ def test_a_partly_bad_file_stores_good_rows_and_quarantines_the_rest(settings, r
         {
             "row": 2,
             "raw": {"site_id": "site 1", "timestamp": "noon", "energy_generated_kwh": True},
-            "reasons": ["site_id_invalid", "timestamp_invalid", "energy_generated_kwh_not_number", "energy_consumed_kwh_missing"],
+            "reasons": [
+                "site_id_invalid",
+                "timestamp_invalid",
+                "energy_generated_kwh_not_number",
+                "energy_consumed_kwh_missing",
+            ],
         }
     ]
     body, _ = raw_files.read(settings, "quarantine/raw/2026/11/29/readings.json.rejects.jsonl")
@@ -94,17 +105,30 @@ def test_same_event_twice_leaves_same_items_rollups_and_one_alert(settings, runn
     assert (rollup.readings, rollup.anomalies, rollup.generated_kwh, rollup.net_kwh) == (2, 1, Decimal(-1), Decimal(-4))
     alerts = peek_local_alerts(settings)
     assert len(alerts) == 1
-    assert "Anomaly Detected!\nSite: site-1\nTimestamp: 2026-11-29T06:00:00Z\nGenerated: -5\nConsumed: 2" in alerts[0].message
+    assert (
+        "Anomaly Detected!\nSite: site-1\nTimestamp: 2026-11-29T06:00:00Z\nGenerated: -5\nConsumed: 2"
+        in alerts[0].message
+    )
     assert [r.timestamp for r in recent_anomalies(settings)] == ["2026-11-29T06:00:00Z"]
 
 
 def test_a_reading_in_another_file_is_not_counted_twice(settings, runner):
     upload_and_process(settings, runner, KEY, [reading(gen=10, cons=4)])
-    upload_and_process(settings, runner, "raw/2026/11/29/again.json", [reading(gen=10, cons=4), reading(ts="2026-11-29T06:30:00Z", gen=1, cons=1)])
+    upload_and_process(
+        settings,
+        runner,
+        "raw/2026/11/29/again.json",
+        [reading(gen=10, cons=4), reading(ts="2026-11-29T06:30:00Z", gen=1, cons=1)],
+    )
     upload_and_process(settings, runner, "raw/2026/11/29/fix.json", [reading(gen=11, cons=4)])  # a corrected value
 
     [rollup] = site_rollups(settings, "site-1", "0", "9")
-    assert (rollup.readings, rollup.generated_kwh, rollup.consumed_kwh, rollup.net_kwh) == (2, Decimal(12), Decimal(5), Decimal(7))
+    assert (rollup.readings, rollup.generated_kwh, rollup.consumed_kwh, rollup.net_kwh) == (
+        2,
+        Decimal(12),
+        Decimal(5),
+        Decimal(7),
+    )
     assert [r.energy_generated_kwh for r in site_records(settings, "site-1")] == [Decimal(11), Decimal(1)]
 
 
@@ -121,7 +145,9 @@ def test_rollups_stay_exact_when_a_failed_delivery_is_retried(settings, runner, 
         return real_write(*args, **kwargs)
 
     monkeypatch.setattr(record_store, "batch_write", flaky_write)
-    upload_and_process(settings, runner, KEY, [reading(gen=10, cons=4), reading(ts="2026-11-29T06:30:00Z", gen=2, cons=1)])
+    upload_and_process(
+        settings, runner, KEY, [reading(gen=10, cons=4), reading(ts="2026-11-29T06:30:00Z", gen=2, cons=1)]
+    )
 
     [rollup] = site_rollups(settings, "site-1", "0", "9")
     assert (rollup.readings, rollup.generated_kwh, rollup.net_kwh) == (2, Decimal(12), Decimal(7))
@@ -134,7 +160,9 @@ def test_transient_failures_dead_letter_the_message_and_redrive_processes_it(set
     real_read = processing.raw_files.read
 
     def throttled(*args, **kwargs):
-        raise client(settings, "s3").exceptions.ClientError({"Error": {"Code": "SlowDown", "Message": "slow down"}}, "GetObject")
+        raise client(settings, "s3").exceptions.ClientError(
+            {"Error": {"Code": "SlowDown", "Message": "slow down"}}, "GetObject"
+        )
 
     monkeypatch.setattr(processing.raw_files, "read", throttled)
     raw_files.upload(settings, KEY, json.dumps([reading()]).encode())
@@ -156,9 +184,19 @@ def test_transient_failures_dead_letter_the_message_and_redrive_processes_it(set
 
 @pytest.mark.slow
 def test_a_100000_reading_file_is_stored_completely(settings, runner):
-    rows = [reading(ts=f"2026-11-{1 + i // 1440 % 28:02d}T{i // 60 % 24:02d}:{i % 60:02d}:00Z", site=f"site-{i // 40320}", gen=1, cons=0.5) for i in range(100_000)]
+    rows = [
+        reading(
+            ts=f"2026-11-{1 + i // 1440 % 28:02d}T{i // 60 % 24:02d}:{i % 60:02d}:00Z",
+            site=f"site-{i // 40320}",
+            gen=1,
+            cons=0.5,
+        )
+        for i in range(100_000)
+    ]
     assert len({(r["site_id"], r["timestamp"]) for r in rows}) == 100_000
-    outcome = upload_and_process(settings, runner, "raw/2026/11/29/big.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode(), timeout=600)
+    outcome = upload_and_process(
+        settings, runner, "raw/2026/11/29/big.jsonl", "".join(json.dumps(r) + "\n" for r in rows).encode(), timeout=600
+    )
 
     assert (outcome.status, outcome.readings, outcome.written) == ("processed", 100_000, 100_000)
     stored = sum(1 for site in ("site-0", "site-1", "site-2") for _ in site_records(settings, site))

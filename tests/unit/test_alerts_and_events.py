@@ -4,6 +4,7 @@ from decimal import Decimal
 import pytest
 
 from pipeline.alerts import compose_alert
+from pipeline.anomalies import Gap
 from pipeline.events import MalformedEvent, notification_body, objects_in_notification, objects_in_sqs_body
 from pipeline.records import derive
 from pipeline.validation import Reading
@@ -16,16 +17,25 @@ def anomaly(i: int):
 
 
 def test_alert_keeps_the_original_lines():
-    alert = compose_alert("raw/2026/11/29/a.json", [anomaly(1)], max_listed=20)
-    assert "Anomaly Detected!\nSite: site-1\nTimestamp: 2026-11-29T06:01:00Z\nGenerated: -10\nConsumed: 20" in alert.message
-    assert alert.subject == "Energy anomalies: 1 in a.json"
+    alert = compose_alert("raw/2026/11/29/a.json", [anomaly(1)], [], max_listed=20)
+    assert (
+        "Anomaly Detected!\nSite: site-1\nTimestamp: 2026-11-29T06:01:00Z\nGenerated: -10\nConsumed: 20"
+        in alert.message
+    )
+    assert alert.subject == "Energy anomalies: 1 anomaly in a.json"
 
 
 def test_alert_is_capped_with_a_count_of_the_rest():
-    alert = compose_alert("raw/2026/11/29/a.json", [anomaly(i) for i in range(25)], max_listed=20)
+    alert = compose_alert("raw/2026/11/29/a.json", [anomaly(i) for i in range(25)], [], max_listed=20)
     assert alert.message.count("Anomaly Detected!") == 20
     assert alert.message.endswith("... and 5 more anomalies in this file.")
     assert alert.message.startswith("25 anomalies at 25 sites in raw/2026/11/29/a.json")
+
+
+def test_gaps_are_reported_as_anomalies_of_the_site():
+    alert = compose_alert("raw/2026/11/29/a.json", [], [Gap("site-3", "2026-11-29T05:00:00Z", 4)], max_listed=20)
+    assert alert.subject == "Energy anomalies: 1 gap in a.json"
+    assert "Missing readings:\nSite: site-3 missed 4 readings from 2026-11-29T05:00:00Z" in alert.message
 
 
 def test_sqs_event_fixture_names_the_decoded_key():
@@ -43,7 +53,9 @@ def test_direct_s3_event():
     assert obj.key == "raw/2026/11/29/site readings+1.json" and obj.event_time == "2026-11-29T09:06:19.023Z"
 
 
-@pytest.mark.parametrize("body", ["not json", "[1]", json.dumps({"Records": [{"eventName": "ObjectCreated:Put"}]}), "{}"])
+@pytest.mark.parametrize(
+    "body", ["not json", "[1]", json.dumps({"Records": [{"eventName": "ObjectCreated:Put"}]}), "{}"]
+)
 def test_malformed_messages(body):
     with pytest.raises(MalformedEvent):
         objects_in_sqs_body(body)

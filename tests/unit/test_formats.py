@@ -6,7 +6,12 @@ import pytest
 
 from pipeline.formats import NonFinite, UnreadableFile, decode_rows
 
-READING = {"site_id": "site-1", "timestamp": "2026-11-29T06:00:00Z", "energy_generated_kwh": 12.5, "energy_consumed_kwh": 8.1}
+READING = {
+    "site_id": "site-1",
+    "timestamp": "2026-11-29T06:00:00Z",
+    "energy_generated_kwh": 12.5,
+    "energy_consumed_kwh": 8.1,
+}
 
 
 def values(rows):
@@ -35,7 +40,12 @@ def test_csv_with_header_and_spaces():
     body = b"site_id, timestamp, energy_generated_kwh, energy_consumed_kwh\nsite-1, 2026-11-29T06:00:00Z, 12.5, 8.1\n"
     rows = decode_rows("raw/a.csv", body)
     assert values(rows) == [
-        {"site_id": "site-1", "timestamp": "2026-11-29T06:00:00Z", "energy_generated_kwh": "12.5", "energy_consumed_kwh": "8.1"}
+        {
+            "site_id": "site-1",
+            "timestamp": "2026-11-29T06:00:00Z",
+            "energy_generated_kwh": "12.5",
+            "energy_consumed_kwh": "8.1",
+        }
     ]
 
 
@@ -58,7 +68,13 @@ def test_gzip_by_suffix_or_by_magic_bytes(key):
 
 @pytest.mark.parametrize(
     ("key", "body"),
-    [("raw/a.jsonl.gz", gzip.compress(json.dumps(READING).encode())), ("raw/a.csv.gz", gzip.compress(b"site_id,timestamp,energy_generated_kwh,energy_consumed_kwh\ns,2026-11-29T06:00:00Z,1,2\n"))],
+    [
+        ("raw/a.jsonl.gz", gzip.compress(json.dumps(READING).encode())),
+        (
+            "raw/a.csv.gz",
+            gzip.compress(b"site_id,timestamp,energy_generated_kwh,energy_consumed_kwh\ns,2026-11-29T06:00:00Z,1,2\n"),
+        ),
+    ],
 )
 def test_gzipped_jsonl_and_csv(key, body):
     assert len(decode_rows(key, body)) == 1

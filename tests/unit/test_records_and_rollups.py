@@ -6,7 +6,9 @@ from pipeline.validation import Reading
 
 
 def record(ts="2026-11-29T06:15:00Z", gen="0.3", cons="0.1", reasons=(), site="site-1") -> Record:
-    return derive(Reading(site, ts, Decimal(gen), Decimal(cons)), reasons, "raw/2026/11/29/a.json", "2026-11-29T07:00:00Z")
+    return derive(
+        Reading(site, ts, Decimal(gen), Decimal(cons)), reasons, "raw/2026/11/29/a.json", "2026-11-29T07:00:00Z"
+    )
 
 
 def test_net_energy_is_exact_decimal_arithmetic():

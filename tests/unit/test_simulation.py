@@ -1,8 +1,8 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from pipeline.anomalies import detect
 from pipeline.formats import decode_rows
+from pipeline.processing import assess
 from pipeline.simulation import ANOMALY_KINDS, encode, make_sites, simulate
 from pipeline.validation import validate_rows
 
@@ -24,20 +24,33 @@ def test_solar_sites_make_nothing_at_night_and_something_at_noon():
     assert max(by_hour.values()) > 0
 
 
-def test_injected_anomalies_are_labelled_and_detected_by_the_rules():
+def test_every_injected_kind_is_labelled_and_found_by_the_rules():
     sites = {s.site_id: s for s in make_sites(6)}
-    simulated = simulate(list(sites.values()), NOON, 200, 0.1, seed=3)
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    simulated = simulate(list(sites.values()), now, 96 * 4, 0.05, seed=3)
     assert {label.kind for label in simulated.labels} == set(ANOMALY_KINDS)
-    readings = {(r.site_id, r.timestamp): r for r in validate_rows(decode_rows("a.json", encode(simulated.readings))).readings}
-    for label in simulated.labels:
-        assert label.kind in detect(readings[(label.site_id, label.timestamp)], sites[label.site_id])
-    labelled = {(label.site_id, label.timestamp) for label in simulated.labels}
-    false_alarms = [k for k, r in readings.items() if k not in labelled and detect(r, sites[r.site_id])]
-    assert false_alarms == []
+    readings = validate_rows(decode_rows("a.json", encode(simulated.readings))).readings
+    assessment = assess(readings, sites, "raw/a.json", "2026-11-29T12:00:00Z")
+
+    truth = {(lb.site_id, lb.timestamp, lb.kind) for lb in simulated.labels}
+    found = {(r.site_id, r.timestamp, reason) for r in assessment.records for reason in r.anomaly_reasons}
+    found |= {(g.site_id, g.first_missing, "missing_intervals") for g in assessment.gaps}
+    assert found == truth
+
+
+def test_overlapping_files_carry_the_same_readings():
+    sites = make_sites(3)
+    earlier = simulate(sites, NOON, 8, 0.2, seed=4).readings
+    later = simulate(sites, NOON + timedelta(hours=1), 8, 0.2, seed=4).readings
+    shared = {r["timestamp"] for r in earlier} & {r["timestamp"] for r in later}
+    assert shared and [r for r in earlier if r["timestamp"] in shared] == [r for r in later if r["timestamp"] in shared]
 
 
 def test_every_format_encodes_the_same_readings():
     simulated = simulate(make_sites(2), NOON, 4, 0.0, seed=1)
-    decoded = {fmt: validate_rows(decode_rows(f"a.{fmt}", encode(simulated.readings, fmt))).readings for fmt in ("json", "jsonl", "csv")}
+    decoded = {
+        fmt: validate_rows(decode_rows(f"a.{fmt}", encode(simulated.readings, fmt))).readings
+        for fmt in ("json", "jsonl", "csv")
+    }
     assert decoded["json"] == decoded["jsonl"] == decoded["csv"]
     assert all(isinstance(r.energy_generated_kwh, Decimal) for r in decoded["csv"])

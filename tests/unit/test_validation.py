@@ -5,7 +5,12 @@ import pytest
 from pipeline.formats import NonFinite, RawRow
 from pipeline.validation import Reading, normalise_timestamp, validate_row, validate_rows
 
-GOOD = {"site_id": "site-1", "timestamp": "2026-11-29T06:00:00Z", "energy_generated_kwh": Decimal("12.5"), "energy_consumed_kwh": Decimal("8.1")}
+GOOD = {
+    "site_id": "site-1",
+    "timestamp": "2026-11-29T06:00:00Z",
+    "energy_generated_kwh": Decimal("12.5"),
+    "energy_consumed_kwh": Decimal("8.1"),
+}
 
 
 def check(**changes):
@@ -20,7 +25,14 @@ def test_a_good_row_becomes_a_reading():
 
 @pytest.mark.parametrize(
     ("site_id", "reason"),
-    [(None, "site_id_missing"), ("", "site_id_missing"), ("a" * 65, "site_id_invalid"), ("site 1", "site_id_invalid"), ("site/1", "site_id_invalid"), (7, "site_id_invalid")],
+    [
+        (None, "site_id_missing"),
+        ("", "site_id_missing"),
+        ("a" * 65, "site_id_invalid"),
+        ("site 1", "site_id_invalid"),
+        ("site/1", "site_id_invalid"),
+        (7, "site_id_invalid"),
+    ],
 )
 def test_site_id_rules(site_id, reason):
     assert check(site_id=site_id) == (None, (reason,))
@@ -45,7 +57,9 @@ def test_timestamps_are_normalised_to_utc(given, stored):
     assert check(timestamp=given)[0].timestamp == stored
 
 
-@pytest.mark.parametrize("given", ["2026-11-29", "yesterday", "2026-13-01T00:00:00Z", 1764396000, "2026-11-29T25:00:00Z"])
+@pytest.mark.parametrize(
+    "given", ["2026-11-29", "yesterday", "2026-13-01T00:00:00Z", 1764396000, "2026-11-29T25:00:00Z"]
+)
 def test_bad_timestamps(given):
     assert check(timestamp=given) == (None, ("timestamp_invalid",))
 
@@ -79,7 +93,12 @@ def test_numeric_strings_are_accepted_exactly():
 
 def test_every_reason_of_a_row_is_reported():
     _, reasons = validate_row(RawRow(3, {"site_id": "", "timestamp": "x", "energy_generated_kwh": True}))
-    assert reasons == ("site_id_missing", "timestamp_invalid", "energy_generated_kwh_not_number", "energy_consumed_kwh_missing")
+    assert reasons == (
+        "site_id_missing",
+        "timestamp_invalid",
+        "energy_generated_kwh_not_number",
+        "energy_consumed_kwh_missing",
+    )
 
 
 def test_non_object_rows_and_undecodable_rows():
@@ -98,7 +117,10 @@ def test_duplicate_rows_in_a_file_are_one_reading_and_the_last_wins():
     rows = [RawRow(1, GOOD), RawRow(2, {**GOOD, "energy_consumed_kwh": "9"}), RawRow(3, {**GOOD, "site_id": "site-2"})]
     validated = validate_rows(rows)
     assert validated.duplicates == 1
-    assert [(r.site_id, r.energy_consumed_kwh) for r in validated.readings] == [("site-1", Decimal("9")), ("site-2", Decimal("8.1"))]
+    assert [(r.site_id, r.energy_consumed_kwh) for r in validated.readings] == [
+        ("site-1", Decimal("9")),
+        ("site-2", Decimal("8.1")),
+    ]
 
 
 def test_normalise_timestamp_refuses_non_strings():
