@@ -115,10 +115,12 @@ def _store(settings: Settings, validated: Validated, common: dict, started: floa
     known_histories, versions = histories(items)
     before = existing_records(settings, [(r.site_id, r.timestamp) for r in validated.readings])
     assessment = assess(validated.readings, sites, key, common["processed_at"], known_histories, before)
+    # The histories go first: losing the race to another file of the same site must leave
+    # nothing written, so that the retry judges the readings against the winner's history.
+    save_histories(settings, assessment.histories, versions)
     stored = store_records(
         settings, assessment.records, before, change_token(key, version), gap_deltas(assessment.gaps)
     )
-    save_histories(settings, assessment.histories, versions)
     anomalies = [r for r in assessment.records if r.anomaly]
     message_id = send_file_alert(settings, key, version, anomalies, assessment.gaps)
     status = QUARANTINED if not assessment.records else PARTIAL if validated.rejects else PROCESSED

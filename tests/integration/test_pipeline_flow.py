@@ -209,3 +209,33 @@ def _notification(settings, key):
     from pipeline.events import notification_body
 
     return notification_body(settings.bucket, key)
+
+
+def test_two_files_of_one_site_at_once_lose_nothing(settings, runner, monkeypatch):
+    """The file that loses the race for the site's history is retried, not half-stored."""
+    import pipeline.processing as processing
+    from pipeline.site_history import save_histories
+
+    put_sites(settings, make_sites(1))
+    raw_files.upload(settings, "raw/2026/11/29/a.json", json.dumps([reading(ts="2026-11-29T06:00:00Z")]).encode())
+    runner.drain()
+    raced = []
+
+    def save_after_a_rival(settings_, moved, versions):
+        if not raced:  # another invocation saves the site's history first
+            save_histories(settings_, moved, versions)
+            try:
+                save_histories(settings_, moved, versions)
+            finally:
+                raced.append([r.timestamp for r in site_records(settings, "site-1")])
+        save_histories(settings_, moved, versions)
+
+    monkeypatch.setattr(processing, "save_histories", save_after_a_rival)
+    raw_files.upload(settings, "raw/2026/11/29/b.json", json.dumps([reading(ts="2026-11-29T06:15:00Z")]).encode())
+    runner.drain()
+
+    assert runner.stats.failed == 1  # the conflict sent the message back once
+    assert raced == [["2026-11-29T06:00:00Z"]]  # and nothing of the losing file was written before it
+    assert [r.timestamp for r in site_records(settings, "site-1")] == ["2026-11-29T06:00:00Z", "2026-11-29T06:15:00Z"]
+    [rollup] = site_rollups(settings, "site-1", "0", "9")
+    assert rollup.readings == 2
