@@ -1,0 +1,24 @@
+"""What the app changes in the stack, and the caches each change makes stale."""
+
+from __future__ import annotations
+
+import time
+
+from dashboard import data
+from pipeline import dead_letters
+from pipeline.settings import Settings
+
+
+def redrive_dead_letters(settings: Settings, expected: int) -> int:
+    """Send dead letters back to the raw-events queue; returns how many moved.
+
+    Listing the DLQ hides each message for a couple of seconds (that is how SQS lets one
+    look), so a redrive right after a listing retries until those are visible again.
+    """
+    moved = dead_letters.redrive(settings)
+    deadline = time.monotonic() + dead_letters.PEEK_VISIBILITY_SECONDS + 1
+    while moved < expected and time.monotonic() < deadline:
+        time.sleep(0.5)
+        moved += dead_letters.redrive(settings)
+    data.clear_after_redrive()
+    return moved

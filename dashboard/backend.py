@@ -1,0 +1,70 @@
+"""Which AWS the app talks to, decided once per process.
+
+- `ENERGY_BACKEND=local` (the default) and no `AWS_ENDPOINT_URL`: the app starts the
+  embedded stack in its own process (moto on a free port, the resources, and the runner
+  that plays Lambda), so `streamlit run` alone gives a working pipeline.
+- `AWS_ENDPOINT_URL` set (a shared `python -m local_aws`, LocalStack) or
+  `ENERGY_BACKEND=aws`: the configured endpoint and credentials, with no runner (the
+  other process, or Lambda, does the processing).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import streamlit as st
+from botocore.exceptions import BotoCoreError, ClientError
+
+from local_aws.stack import EmbeddedStack, start_stack
+from pipeline.aws import client
+from pipeline.settings import Settings
+
+EMBEDDED, ENDPOINT, AWS = "embedded", "endpoint", "aws"
+_CONFIG_VARIABLES = ("AWS_ENDPOINT_URL", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE")
+
+
+@dataclass(frozen=True)
+class Backend:
+    settings: Settings
+    kind: str
+    stack: EmbeddedStack | None = None
+
+    @property
+    def label(self) -> str:
+        if self.kind == EMBEDDED:
+            return "Embedded AWS (moto, in this app)"
+        if self.kind == ENDPOINT:
+            return "Local AWS endpoint"
+        return "AWS"
+
+
+def _config_key() -> tuple[tuple[str, str], ...]:
+    """The settings-relevant environment (no secrets): a new value means a new backend."""
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("ENERGY_") or k in _CONFIG_VARIABLES))
+
+
+def backend() -> Backend:
+    return _backend(_config_key())
+
+
+@st.cache_resource(show_spinner="Starting the embedded AWS…")
+def _backend(config: tuple[tuple[str, str], ...]) -> Backend:
+    settings = Settings.from_env()
+    if settings.backend == "local" and not os.environ.get("AWS_ENDPOINT_URL"):
+        stack = start_stack(settings, port=0, run_lambda=True)
+        return Backend(stack.settings, EMBEDDED, stack)
+    return Backend(settings, AWS if settings.backend == "aws" else ENDPOINT)
+
+
+def settings() -> Settings:
+    return backend().settings
+
+
+@st.cache_data(ttl=3600, show_spinner=False)
+def aws_account(settings: Settings) -> str | None:
+    """The account id the credentials belong to (AWS only; None when STS cannot say)."""
+    try:
+        return client(settings, "sts").get_caller_identity()["Account"]
+    except (ClientError, BotoCoreError):
+        return None

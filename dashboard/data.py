@@ -1,0 +1,377 @@
+"""Cached loaders: pipeline queries in, pandas frames out.
+
+Every loader is `st.cache_data` with explicit, hashable arguments (the frozen `Settings`
+among them) and a TTL. Loaders of processed data also take `version`, the identity of the
+newest processed file (`data_version`, a one-item query cached for a few seconds): when a
+file is processed the key changes and the next rerun reads fresh data, and while nothing
+changes a live refresh costs one small query. Actions that make data stale (uploads,
+redrives) clear the loaders they affect; the sidebar's Refresh button clears them all.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.aggregate import natural_key
+from pipeline import (
+    alert_history,
+    anomaly_feed,
+    browse,
+    dead_letters,
+    file_outcomes,
+    raw_files,
+    record_store,
+    rollups,
+    sites,
+)
+from pipeline.formats import NonFinite, UnreadableFile, decode_rows
+from pipeline.health import Health, stack_health
+from pipeline.settings import Settings
+from pipeline.simulation import upload_log as read_upload_log
+
+VERSION_TTL = 2
+SHORT_TTL = 10
+TTL = 60
+LONG_TTL = 600
+HISTORY_TTL = 1800  # rollups older than RECENT_DAYS (see rollup_frame)
+RECENT_DAYS = 2
+
+ROLLUP_COLUMNS = [
+    "site_id",
+    "hour",
+    "generated_kwh",
+    "consumed_kwh",
+    "net_kwh",
+    "self_supplied_kwh",
+    "readings",
+    "anomalies",
+]
+RECORD_COLUMNS = ["timestamp", "generated_kwh", "consumed_kwh", "net_kwh", "anomaly", "reasons"]
+OUTCOME_COLUMNS = ["status", "written", "rejected", "anomalies", "alert_message_id", "processed_at", "uploaded_at"]
+
+
+def utc_day(offset_days: int = 0) -> str:
+    return (datetime.now(UTC) - timedelta(days=offset_days)).strftime("%Y-%m-%d")
+
+
+# --- freshness -------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=VERSION_TTL, show_spinner=False)
+def data_version(settings: Settings) -> str:
+    """The newest processed file today (key and time): changes whenever new data is stored."""
+    latest = file_outcomes.outcomes_on(settings, utc_day(), limit=1)
+    return f"{latest[0].processed_at}|{latest[0].source_key}|{latest[0].version}" if latest else utc_day()
+
+
+@st.cache_data(ttl=VERSION_TTL, show_spinner=False)
+def health(settings: Settings) -> Health:
+    return stack_health(settings)
+
+
+# --- sites and processed data ----------------------------------------------------------
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def site_ids(settings: Settings, version: str) -> list[str]:
+    """Registered sites, in natural order (site-2 before site-10)."""
+    ids = [s.site_id for s in sites.list_sites(settings)]
+    return sorted(ids, key=natural_key)
+
+
+def rollup_frame(
+    settings: Settings, site_list: tuple[str, ...], start_hour: str, end_hour: str, version: str
+) -> pd.DataFrame:
+    """Hourly rollups of `site_list` between the two hours (inclusive), one row per site-hour.
+
+    Each site's hours are read in two parts: the last RECENT_DAYS (and today), cached under
+    `version` so every processed file shows at once; and the older history, which files
+    rarely touch, cached for HISTORY_TTL from a day boundary. A live view over 90 days then
+    re-reads a couple of days per new file, not 2,000 hourly items per site (moto serves a
+    rollup in about a millisecond). Late data older than that shows within HISTORY_TTL, or
+    at once with Refresh data.
+    """
+    cutoff = (datetime.now(UTC) - timedelta(days=RECENT_DAYS)).strftime("%Y-%m-%dT00:00:00Z")
+    parts = []
+    for site in site_list:
+        if start_hour < cutoff:
+            history = _site_rollups(settings, site, start_hour[:10] + "T00:00:00Z", _hour_before(cutoff), "history")
+            parts.append(history[history["hour"] >= start_hour])
+        parts.append(_site_rollups(settings, site, max(start_hour, cutoff), end_hour, version))
+    parts = [p for p in parts if not p.empty]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=ROLLUP_COLUMNS)
+
+
+def _hour_before(hour: str) -> str:
+    moment = datetime.strptime(hour, "%Y-%m-%dT%H:00:00Z") - timedelta(hours=1)
+    return moment.strftime("%Y-%m-%dT%H:00:00Z")
+
+
+@st.cache_data(ttl=HISTORY_TTL, show_spinner="Reading hourly rollups…", max_entries=512)
+def _site_rollups(settings: Settings, site_id: str, start_hour: str, end_hour: str, version: str) -> pd.DataFrame:
+    rows = [
+        (
+            r.site_id,
+            r.hour,
+            float(r.generated_kwh),
+            float(r.consumed_kwh),
+            float(r.net_kwh),
+            float(r.self_supplied_kwh),
+            r.readings,
+            r.anomalies,
+        )
+        for r in rollups.site_rollups(settings, site_id, start_hour, end_hour)
+    ]
+    return pd.DataFrame(rows, columns=ROLLUP_COLUMNS)
+
+
+@st.cache_data(ttl=LONG_TTL, show_spinner="Querying records…", max_entries=64)
+def record_frame(
+    settings: Settings, site_id: str, start: str, end: str, anomalies_only: bool, version: str
+) -> pd.DataFrame:
+    """A site's records in [start, end] (UTC strings), newest first, from a key Query."""
+    records = record_store.site_records(settings, site_id, start, end, anomalies_only=anomalies_only, newest_first=True)
+    rows = [
+        (
+            r.timestamp,
+            float(r.energy_generated_kwh),
+            float(r.energy_consumed_kwh),
+            float(r.net_energy_kwh),
+            r.anomaly,
+            ", ".join(r.anomaly_reasons),
+        )
+        for r in records
+    ]
+    return pd.DataFrame(rows, columns=RECORD_COLUMNS)
+
+
+@st.cache_data(ttl=LONG_TTL, show_spinner=False, max_entries=16)
+def record_csv(settings: Settings, site_id: str, start: str, end: str, anomalies_only: bool, version: str) -> bytes:
+    """The whole selection as CSV (UTC timestamps, kWh), for the download button."""
+    frame = record_frame(settings, site_id, start, end, anomalies_only, version)
+    out = frame.rename(
+        columns={
+            "timestamp": "timestamp_utc",
+            "generated_kwh": "energy_generated_kwh",
+            "consumed_kwh": "energy_consumed_kwh",
+            "net_kwh": "net_energy_kwh",
+            "reasons": "anomaly_reasons",
+        }
+    )
+    out.insert(0, "site_id", site_id)
+    return out.to_csv(index=False).encode()
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def recent_anomaly_frame(settings: Settings, limit: int, version: str) -> pd.DataFrame:
+    """The newest anomalies up to now (future-dated readings are in the Records page)."""
+    until = (datetime.now(UTC) + timedelta(minutes=15)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    rows = [
+        (
+            r.timestamp,
+            r.site_id,
+            float(r.energy_generated_kwh),
+            float(r.energy_consumed_kwh),
+            ", ".join(r.anomaly_reasons),
+            r.source_key,
+        )
+        for r in anomaly_feed.anomalies_between(settings, "0000", until, limit)
+    ]
+    columns = ["timestamp", "site_id", "generated_kwh", "consumed_kwh", "reasons", "source_key"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+# --- raw files and their outcomes ------------------------------------------------------
+
+
+@st.cache_data(ttl=SHORT_TTL, show_spinner=False)
+def upload_log_frame(settings: Settings, limit: int, stamp: int, version: str) -> pd.DataFrame:
+    """The simulator's uploads read back from S3, with each file's processing status
+    (`stamp` counts the background uploads, `version` the processed files)."""
+    uploads = read_upload_log(settings, limit)
+    outcomes = file_outcomes.file_outcomes(settings, [u.key for u in uploads])
+    rows = [
+        (
+            u.key,
+            u.uploaded_at,
+            u.sites,
+            u.readings,
+            u.anomalies_injected,
+            outcomes[u.key].status if u.key in outcomes else "waiting",
+        )
+        for u in uploads
+    ]
+    return pd.DataFrame(rows, columns=["key", "uploaded_at", "sites", "readings", "anomalies_injected", "status"])
+
+
+@st.cache_data(ttl=SHORT_TTL, show_spinner=False)
+def raw_days(settings: Settings, stamp: int) -> list[str]:
+    return browse.list_days(settings)
+
+
+@st.cache_data(ttl=SHORT_TTL, show_spinner="Listing files…", max_entries=16)
+def day_files(settings: Settings, day: str, stamp: int) -> pd.DataFrame:
+    """Every raw file of a UTC day, newest first (all pages of the listing)."""
+    rows = [(o.key, o.key.rsplit("/", 1)[-1], o.size, o.last_modified, o.etag) for o in browse.files_on(settings, day)]
+    frame = pd.DataFrame(rows, columns=["key", "name", "size", "last_modified", "etag"])
+    frame["last_modified"] = pd.to_datetime(frame["last_modified"], utc=True)
+    return frame
+
+
+@st.cache_data(ttl=SHORT_TTL, show_spinner=False)
+def outcome_frame(settings: Settings, keys: tuple[str, ...], version: str) -> pd.DataFrame:
+    """Processing outcome of each key (NaN where not processed yet), indexed by key."""
+    found = file_outcomes.file_outcomes(settings, keys)
+    rows = {
+        key: [getattr(found[key], column) for column in OUTCOME_COLUMNS]
+        if key in found
+        else [None] * len(OUTCOME_COLUMNS)
+        for key in keys
+    }
+    return pd.DataFrame.from_dict(rows, orient="index", columns=OUTCOME_COLUMNS)
+
+
+@st.cache_data(ttl=LONG_TTL, show_spinner=False, max_entries=32)
+def raw_body(settings: Settings, key: str, version: str) -> bytes:
+    """A raw file's bytes; `version` (its ETag or upload time) makes a re-upload read again."""
+    return raw_files.read(settings, key)[0]
+
+
+@st.cache_data(ttl=LONG_TTL, show_spinner=False, max_entries=32)
+def raw_rows(settings: Settings, key: str, version: str) -> tuple[pd.DataFrame | None, list | None, str | None]:
+    """(table of the file's rows, the rows as parsed JSON values, why it cannot be read)."""
+    body = raw_body(settings, key, version)
+    try:
+        rows = decode_rows(key, body)
+    except UnreadableFile as exc:
+        return None, None, f"{exc.reason}: {exc.detail}"
+    values = [_plain(r.value) for r in rows]
+    records = [v if isinstance(v, dict) else {"value": v} for v in values]
+    table = pd.DataFrame.from_records(records)
+    table.insert(0, "row", [r.number for r in rows])
+    return table, values, None
+
+
+@st.cache_data(ttl=LONG_TTL, show_spinner=False, max_entries=32)
+def raw_text(settings: Settings, key: str, version: str, limit: int = 200_000) -> tuple[str, bool]:
+    """(the file as text, True when cut at `limit` characters), unzipped when gzipped."""
+    body = raw_body(settings, key, version)
+    if key.endswith(".gz") or body.startswith(b"\x1f\x8b"):
+        try:
+            body = gzip.decompress(body)
+        except (OSError, EOFError):
+            return "(not valid gzip)", False
+    text = body.decode("utf-8", errors="replace")
+    return text[:limit], len(text) > limit
+
+
+def _plain(value: object) -> object:
+    """Decimals and NaN markers as JSON shows them."""
+    return json.loads(json.dumps(value, default=_json_default))
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, NonFinite):
+        return value.text
+    return str(value)
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def rejects(settings: Settings, source_key: str, version: str) -> pd.DataFrame:
+    rows = [
+        (r["row"], ", ".join(r["reasons"]), json.dumps(r["raw"], ensure_ascii=False))
+        for r in raw_files.read_rejects(settings, source_key)
+    ]
+    return pd.DataFrame(rows, columns=["row", "reasons", "raw"])
+
+
+# --- operations ------------------------------------------------------------------------
+
+
+@st.cache_data(ttl=SHORT_TTL, show_spinner=False)
+def processed_files(settings: Settings, version: str, limit: int = 200) -> pd.DataFrame:
+    """Files processed today and yesterday (UTC), newest first, with upload-to-stored lag."""
+    outcomes = [o for day in (utc_day(), utc_day(1)) for o in file_outcomes.outcomes_on(settings, day, limit)]
+    frame = pd.DataFrame(
+        [
+            (o.source_key, o.status, o.readings, o.written, o.rejected, o.anomalies, o.uploaded_at, o.processed_at)
+            for o in outcomes[:limit]
+        ],
+        columns=["source_key", "status", "readings", "written", "rejected", "anomalies", "uploaded_at", "processed_at"],
+    )
+    uploaded = pd.to_datetime(frame["uploaded_at"], utc=True, format="ISO8601", errors="coerce")
+    processed = pd.to_datetime(frame["processed_at"], utc=True, format="ISO8601", errors="coerce")
+    frame["lag_seconds"] = (processed - uploaded).dt.total_seconds().clip(lower=0)
+    return frame
+
+
+@st.cache_data(ttl=SHORT_TTL, show_spinner=False)
+def quarantined(settings: Settings, version: str, files: int = 20) -> pd.DataFrame:
+    """Rejected rows of the newest quarantined files (today and yesterday), with reasons."""
+    frame = processed_files(settings, version)
+    bad = frame[(frame["rejected"] > 0) | (frame["status"] == file_outcomes.QUARANTINED)].head(files)
+    rows = []
+    for key, status in zip(bad["source_key"], bad["status"], strict=True):
+        rejected = raw_files.read_rejects(settings, key)
+        for r in rejected:
+            raw = json.dumps(r["raw"], ensure_ascii=False)
+            rows.append((key, r["row"], ", ".join(r["reasons"]), raw))
+        if status == file_outcomes.QUARANTINED and not rejected:
+            error = _file_error(settings, key)
+            rows.append((key, None, error, "(whole file)"))
+    return pd.DataFrame(rows, columns=["source_key", "row", "reasons", "raw"])
+
+
+def _file_error(settings: Settings, key: str) -> str:
+    try:
+        body, _ = raw_files.read(settings, raw_files.quarantine_key(settings, key, ".error.json"))
+    except Exception:
+        return "unreadable file"
+    error = json.loads(body)
+    return f"{error.get('reason')}: {error.get('detail')}"
+
+
+@st.cache_data(ttl=SHORT_TTL, show_spinner=False)
+def alert_frame(settings: Settings, version: str, limit: int = 50) -> pd.DataFrame:
+    """Alerts sent since yesterday (from the files table), with their text; on the local
+    backend also whether the local subscription received them, and the text it received."""
+    sent = alert_history.sent_alerts(settings, [utc_day(), utc_day(1)], limit)
+    delivered = alert_history.delivered_alerts(settings) if settings.backend == "local" else {}
+    rows = []
+    for o in sent:
+        inbox = delivered.get(o.alert_message_id or "")
+        subject = getattr(o, "alert_subject", None) or (inbox.subject if inbox else "")
+        message = getattr(o, "alert_message", None) or (inbox.message if inbox else "")
+        rows.append(
+            (o.processed_at, o.source_key, o.anomalies, o.alert_message_id, inbox is not None, subject, message)
+        )
+    columns = ["sent_at", "source_key", "anomalies", "message_id", "delivered", "subject", "message"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+@st.cache_data(ttl=SHORT_TTL, show_spinner=False)
+def dead_letter_frame(settings: Settings) -> pd.DataFrame:
+    rows = [
+        (d.message_id, d.sent_at, d.receive_count, ", ".join(d.keys) or "(no S3 object in the message)")
+        for d in dead_letters.list_dead_letters(settings, limit=100)
+    ]
+    return pd.DataFrame(rows, columns=["message_id", "sent_at", "receive_count", "files"])
+
+
+def clear_after_upload() -> None:
+    """A new raw file: listings, the upload log and freshness are stale."""
+    for loader in (upload_log_frame, raw_days, day_files, outcome_frame, data_version, health):
+        loader.clear()
+
+
+def clear_after_redrive() -> None:
+    for loader in (dead_letter_frame, health, data_version, processed_files):
+        loader.clear()

@@ -1,0 +1,170 @@
+"""Operations: is the pipeline keeping up, and what needs a person (anomalies, bad rows, dead letters)."""
+
+import time
+
+import streamlit as st
+
+from dashboard import actions, data, tables, widgets
+from dashboard.timefmt import ago, duration, parse_utc, shown, to_local, user_timezone
+
+settings = widgets.page_setup()
+tz = user_timezone()
+widgets.header("Operations", "monitor_heart", "Pipeline health, recent anomalies, alerts, quarantine and dead letters.")
+
+with widgets.guarded(settings, "checking the pipeline"):
+    version = data.data_version(settings)
+    health = data.health(settings)
+    files = data.processed_files(settings, version)
+    letters = data.dead_letter_frame(settings)
+
+# --- health -----------------------------------------------------------------------------
+for problem in health.problems:
+    st.warning(problem, icon=":material/warning:")
+cells = st.columns(5)
+if health.queue is not None:
+    cells[0].metric(
+        "Queued messages",
+        widgets.count(health.queue.total),
+        help=f"{health.queue.visible} waiting, {health.queue.in_flight} being processed",
+        border=True,
+    )
+if health.dlq is not None:
+    cells[1].metric(
+        "Dead letters",
+        widgets.count(health.dlq.total),
+        help="Messages the pipeline gave up on after repeated failures: redrive them in the last tab",
+        border=True,
+    )
+if files.empty:
+    cells[2].metric("Last processed file", "none today", border=True)
+else:
+    last = files.iloc[0]
+    cells[2].metric(
+        "Last processed file",
+        ago(time.time() - parse_utc(last["processed_at"]).timestamp()),
+        help=f"{last['source_key']} at {shown(last['processed_at'], tz)}",
+        border=True,
+    )
+    lags = files["lag_seconds"].dropna()
+    if not lags.empty:
+        cells[3].metric(
+            "Lag, last file", duration(float(lags.iloc[0])), help="From upload to stored records", border=True
+        )
+        cells[4].metric(
+            "Lag, median",
+            duration(float(lags.median())),
+            help=f"Median over the {len(lags):,} files processed since yesterday (UTC); "
+            f"slowest {duration(float(lags.max()))}",
+            border=True,
+        )
+
+with widgets.guarded(settings, "reading anomalies, alerts and quarantine"):
+    anomalies = data.recent_anomaly_frame(settings, 100, version)
+    alerts = data.alert_frame(settings, version)
+    quarantined = data.quarantined(settings, version)
+
+tab_anomalies, tab_alerts, tab_quarantine, tab_letters = st.tabs(
+    [
+        f"Recent anomalies ({len(anomalies)})",
+        f"Alerts sent ({len(alerts)})",
+        f"Quarantined rows ({len(quarantined)})",
+        f"Dead letters ({len(letters)})",
+    ]
+)
+
+with tab_anomalies:
+    if anomalies.empty:
+        st.info("No anomalies stored yet.", icon=":material/verified:")
+    else:
+        st.dataframe(
+            anomalies.assign(timestamp=to_local(anomalies["timestamp"], tz)),
+            hide_index=True,
+            column_config={
+                "timestamp": tables.when_column("Time", tz),
+                "site_id": "Site",
+                "generated_kwh": tables.kwh_column("Generated"),
+                "consumed_kwh": tables.kwh_column("Consumed"),
+                "reasons": st.column_config.TextColumn("Reasons", width="medium"),
+                "source_key": st.column_config.TextColumn("File", width="large"),
+            },
+        )
+        st.caption("The newest anomalous readings up to now across all sites, from the anomaly index.")
+
+with tab_alerts:
+    if alerts.empty:
+        st.info("No alerts sent since yesterday (UTC).", icon=":material/notifications_off:")
+    else:
+        st.dataframe(
+            alerts.drop(columns=["subject", "message"] + ([] if settings.backend == "local" else ["delivered"])).assign(
+                sent_at=to_local(alerts["sent_at"], tz)
+            ),
+            hide_index=True,
+            column_config={
+                "sent_at": tables.when_column("Sent", tz),
+                "source_key": st.column_config.TextColumn("File", width="large"),
+                "anomalies": st.column_config.NumberColumn("Anomalies", format="%d"),
+                "message_id": "SNS message id",
+                "delivered": st.column_config.CheckboxColumn(
+                    "In local inbox", help="Received by the local subscription queue (embedded stack only)"
+                ),
+            },
+        )
+        pick = st.selectbox(
+            "Read an alert",
+            alerts.index,
+            format_func=lambda i: f"{alerts.at[i, 'source_key'].rsplit('/', 1)[-1]} ({alerts.at[i, 'anomalies']})",
+            key="ops_alert",
+        )
+        chosen = alerts.loc[pick]
+        st.markdown(f"**{chosen['subject'] or 'Alert'}**")
+        st.code(chosen["message"] or "The text of this alert was not recorded.", language="text", height=300)
+        if settings.backend == "local":
+            st.caption(
+                "Delivered to the local alert subscription."
+                if chosen["delivered"]
+                else "Not (yet) seen in the local alert subscription queue."
+            )
+
+
+with tab_quarantine:
+    if quarantined.empty:
+        st.info("No quarantined rows since yesterday (UTC).", icon=":material/verified:")
+    else:
+        st.dataframe(
+            quarantined,
+            hide_index=True,
+            column_config={
+                "source_key": st.column_config.TextColumn("File", width="medium"),
+                "row": st.column_config.NumberColumn("Row", format="%d"),
+                "reasons": st.column_config.TextColumn("Reasons", width="medium"),
+                "raw": st.column_config.TextColumn("Row as received", width="large"),
+            },
+        )
+        st.caption(f"Rows refused by validation, kept under `s3://{settings.bucket}/{settings.quarantine_prefix}`.")
+
+with tab_letters:
+    if letters.empty:
+        st.success("The dead-letter queue is empty.", icon=":material/check_circle:")
+    else:
+        st.dataframe(
+            letters.assign(sent_at=to_local(letters["sent_at"], tz)),
+            hide_index=True,
+            column_config={
+                "message_id": "Message id",
+                "sent_at": tables.when_column("First sent", tz),
+                "receive_count": st.column_config.NumberColumn("Receives", format="%d"),
+                "files": st.column_config.TextColumn("Files", width="large"),
+            },
+        )
+        if st.button(
+            f"Redrive {len(letters)} message{'s' if len(letters) != 1 else ''}",
+            type="primary",
+            icon=":material/replay:",
+            key="ops_redrive",
+        ):
+            with widgets.guarded(settings, "redriving"):
+                moved = actions.redrive_dead_letters(settings, len(letters))
+            widgets.flash(
+                f"Redrove {moved} message{'s' if moved != 1 else ''} to the raw-events queue", ":material/replay:"
+            )
+            st.rerun()

@@ -1,0 +1,75 @@
+"""Records: one site's stored readings for chosen days, newest first, anomalies highlighted."""
+
+from datetime import timedelta
+
+import streamlit as st
+
+from dashboard import data, tables, widgets
+from dashboard.timefmt import shown, today, user_timezone, utc_bounds, zone_label
+
+settings = widgets.page_setup()
+tz = user_timezone()
+widgets.header("Records", "table_rows", "Stored readings of one site, newest first. Anomalous readings are red.")
+
+with widgets.guarded(settings, "listing the sites"):
+    version = data.data_version(settings)
+    sites = data.site_ids(settings, version)
+if not sites:
+    widgets.empty_state()
+    st.stop()
+
+# The site is deep-linkable: /records?site=site-3
+wanted = st.query_params.get("site")
+if wanted is not None and wanted not in sites:
+    st.warning(f"There is no site called `{wanted}`; showing `{sites[0]}` instead.", icon=":material/search_off:")
+if st.session_state.get("records_site") not in sites:
+    st.session_state["records_site"] = wanted if wanted in sites else sites[0]
+
+site_col, days_col, only_col = st.columns([2, 2, 1], vertical_alignment="bottom")
+site = site_col.selectbox("Site", sites, key="records_site")
+st.query_params["site"] = site
+last_day = today(tz)
+days = days_col.date_input(
+    f"Days ({zone_label(tz)})", value=(last_day - timedelta(days=6), last_day), format="YYYY-MM-DD", key="records_days"
+)
+anomalies_only = only_col.toggle("Anomalies only", key="records_anomalies")
+first, last = (days[0], days[-1]) if isinstance(days, tuple) and days else (last_day, last_day)
+start, end = utc_bounds(first, last, tz)
+
+with widgets.guarded(settings, f"querying the records of {site}"):
+    frame = data.record_frame(settings, site, start, end, anomalies_only, version)
+if frame.empty:
+    what = "anomalies" if anomalies_only else "readings"
+    st.info(
+        f"No {what} for `{site}` from {first:%d %b %Y} to {last:%d %b %Y}: widen the days"
+        + (" or show all readings." if anomalies_only else "."),
+        icon=":material/event_busy:",
+    )
+    st.stop()
+
+anomalies = int(frame["anomaly"].sum())
+st.caption(
+    f"**{len(frame):,} readings** · {anomalies:,} anomalies ({widgets.percent(anomalies / len(frame))}) · "
+    f"{shown(frame['timestamp'].iloc[-1], tz)} to {shown(frame['timestamp'].iloc[0], tz)}"
+)
+page_count = tables.pages(len(frame))
+page = 1
+if page_count > 1:
+    page = st.pagination(page_count, key=f"records_page:{site}:{start}:{end}:{anomalies_only}")
+rows = tables.page_of(frame, page)
+st.dataframe(
+    tables.highlight_anomalies(tables.records_view(rows, tz)),
+    column_config=tables.record_columns(tz),
+    hide_index=True,
+    height=min(38 + 35 * len(rows), 600),
+)
+with widgets.guarded(settings, "preparing the CSV"):
+    csv = data.record_csv(settings, site, start, end, anomalies_only, version)
+st.download_button(
+    f"Download CSV ({len(frame):,} rows)",
+    csv,
+    file_name=f"{site}_{first:%Y%m%d}-{last:%Y%m%d}{'_anomalies' if anomalies_only else ''}.csv",
+    mime="text/csv",
+    icon=":material/download:",
+    on_click="ignore",
+)

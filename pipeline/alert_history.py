@@ -1,0 +1,79 @@
+"""Alerts that were sent, as the app shows them: which files alerted, and what was delivered.
+
+The list comes from the files table, which records every alert it sent (message id,
+subject and text, one per alerted file version), so it is complete on every backend and
+needs no mailbox. Where a local subscription queue exists (the embedded stack subscribes
+one to the topic), `delivered_alerts` reads what SNS actually delivered to it.
+
+`alerts.peek_local_alerts` receives with VisibilityTimeout=0, so every call sees the same
+first ten messages and never the newer ones; `delivered_alerts` hides each message it has
+seen for a couple of seconds so that the next receive moves on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from botocore.exceptions import ClientError
+
+from pipeline.alerts import SentAlert
+from pipeline.aws import client, error_code
+from pipeline.bootstrap import FILES_BY_DAY_INDEX
+from pipeline.dynamo import marshal, query
+from pipeline.file_outcomes import FileOutcome
+from pipeline.settings import Settings
+
+PEEK_VISIBILITY_SECONDS = 2
+MISSING_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
+
+
+def sent_alerts(settings: Settings, days: Sequence[str], limit: int = 100) -> list[FileOutcome]:
+    """Files whose alert was sent, processed on `days` (YYYY-MM-DD, UTC), newest first."""
+    found: list[FileOutcome] = []
+    for day in days:
+        items = query(
+            settings,
+            TableName=settings.files_table,
+            IndexName=FILES_BY_DAY_INDEX,
+            KeyConditionExpression="processed_day = :d",
+            FilterExpression="attribute_exists(alert_message_id)",
+            ExpressionAttributeValues=marshal({":d": day}),
+            ScanIndexForward=False,
+            PaginationConfig={"MaxItems": limit - len(found)},
+        )
+        found.extend(FileOutcome.from_item(item) for item in items)
+        if len(found) >= limit:
+            break
+    return sorted(found, key=lambda o: o.processed_at, reverse=True)[:limit]
+
+
+def delivered_alerts(settings: Settings, limit: int = 200) -> dict[str, SentAlert]:
+    """Messages in the local alert subscription, by SNS message id; empty where there is none."""
+    sqs = client(settings, "sqs")
+    try:
+        url = sqs.get_queue_url(QueueName=settings.alerts_queue)["QueueUrl"]
+    except ClientError as exc:
+        if error_code(exc) in MISSING_QUEUE:
+            return {}
+        raise
+    seen: dict[str, SentAlert] = {}
+    while len(seen) < limit:
+        messages = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=PEEK_VISIBILITY_SECONDS
+        ).get("Messages", [])
+        fresh = 0
+        for message in messages:
+            try:
+                envelope = json.loads(message["Body"])
+                message_id = envelope["MessageId"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            if message_id not in seen:
+                fresh += 1
+                seen[message_id] = SentAlert(
+                    message_id, envelope.get("Timestamp", ""), envelope.get("Subject", ""), envelope.get("Message", "")
+                )
+        if not fresh:
+            break
+    return seen

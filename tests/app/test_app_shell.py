@@ -1,0 +1,73 @@
+"""Across the app: navigation, the shared sidebar, readable errors, and a consistent look."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from dashboard import data
+from pipeline.aws import client
+
+PAGES = {
+    "pages/live.py": "Live",
+    "pages/records.py": "Records",
+    "pages/simulate.py": "Simulate",
+    "pages/files.py": "Files",
+    "pages/operations.py": "Operations",
+}
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_has_its_title_icon_and_the_sidebar(open_page, text, page):
+    at = open_page(page)
+    title = at.title[0].value
+    assert title.startswith(":material/") and title.endswith(PAGES[page])
+    sidebar = "\n".join(str(e.value) for e in at.sidebar.markdown)
+    assert "Local AWS endpoint" in sidebar
+    assert "Stack healthy" in sidebar
+    assert "Simulator stopped" in sidebar
+    assert any(b.label == "Refresh data" for b in at.sidebar.button)
+
+
+def test_refresh_data_clears_the_caches(seeded, open_page):
+    at = open_page("pages/records.py")
+    before = data.site_ids(*_args(at))
+    refresh = next(b for b in at.sidebar.button if b.label == "Refresh data")
+    refresh.click().run()
+    assert not at.exception
+    assert data.site_ids(*_args(at)) == before
+
+
+def _args(at):
+    from dashboard.backend import settings
+
+    s = settings()
+    return s, data.data_version(s)
+
+
+def test_missing_table_names_the_fix(seeded, stack, open_page, text):
+    client(stack, "dynamodb").delete_table(TableName=stack.rollup_table)
+    at = open_page("pages/live.py")
+    said = text(at)
+    assert "Stack not set up" in said
+    assert "python -m pipeline bootstrap" in said
+    assert "Stack needs attention" in said, "the sidebar says so too"
+
+
+def test_unreachable_aws_is_a_message_not_a_traceback(stack, open_page, text, monkeypatch):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{port}")
+    at = open_page("pages/records.py")
+    said = text(at)
+    assert "AWS unreachable" in said
+    assert f"Cannot reach http://127.0.0.1:{port}" in said
+
+
+def test_bad_configuration_is_a_message(stack, open_page, text, monkeypatch):
+    monkeypatch.setenv("ENERGY_BACKEND", "azure")
+    at = open_page()
+    assert "Configuration error" in text(at)
+    assert "ENERGY_BACKEND must be one of local, aws" in text(at)

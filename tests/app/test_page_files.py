@@ -1,0 +1,105 @@
+"""Files page: raw files by day, newest first, paged, filtered, each with its outcome."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+
+from pipeline import browse
+from pipeline.aws import client
+from pipeline.raw_files import raw_key, upload
+
+FILES = "pages/files.py"
+
+
+def listing(at):
+    return at.dataframe[0].value
+
+
+def test_empty_stack_says_what_to_do(open_page, text):
+    at = open_page(FILES)
+    assert "No files yet" in text(at)
+    assert not at.dataframe
+
+
+def test_day_listing_newest_first_with_outcomes(seeded, open_page):
+    at = open_page(FILES)
+    assert at.selectbox(key="files_day").value == datetime.now(UTC).strftime("%Y-%m-%d")
+    shown = listing(at)
+    assert set(shown["name"]) == {u.key.rsplit("/", 1)[-1] for u in seeded}
+    assert shown["uploaded"].is_monotonic_decreasing, "newest upload first"
+    assert set(shown["status"]) == {"Processed"}
+    assert (shown["written"] > 0).all()
+    assert (shown["size_kb"] > 0).all()
+
+
+def test_inspecting_a_file(seeded, open_page, text):
+    at = open_page(FILES)
+    first = listing(at)["name"].iloc[0]
+    assert at.selectbox(key=next(k for k in keys(at) if k.startswith("files_pick"))).value.endswith(first)
+    newest = next(u for u in seeded if u.key.endswith(first))
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Outcome"] == "Processed"
+    assert metrics["Records stored"].endswith("records")
+    assert metrics["Alert"] in {"sent", "none"}
+    rows = at.dataframe[1].value
+    assert len(rows) == newest.readings
+    assert {"row", "site_id", "timestamp", "energy_generated_kwh", "energy_consumed_kwh"} <= set(rows.columns)
+    assert len(at.json) == 1, "the JSON view"
+    assert json.loads(at.json[0].proto.body)[0]["site_id"].startswith("site-")
+    assert at.get("download_button")[0].label == f"Download {newest.key.rsplit('/', 1)[-1]}"
+
+
+def keys(at) -> list[str]:
+    return [w.key for w in at.selectbox if w.key]
+
+
+def test_filter_by_name(seeded, open_page, text):
+    at = open_page(FILES)
+    target = seeded[0].key.rsplit("/", 1)[-1]
+    at.text_input(key="files_q").input(target[-12:]).run()
+    assert list(listing(at)["name"]) == [target]
+    at.text_input(key="files_q").input("no-such-file").run()
+    assert "has “no-such-file” in its name" in text(at)
+
+
+def test_csv_file_shows_as_text_and_unreadable_file_says_why(stack, process, open_page, text):
+    now = datetime.now(UTC)
+    csv = b"site_id,timestamp,energy_generated_kwh,energy_consumed_kwh\nsite-1,2026-01-01T00:00:00Z,1.5,2\n"
+    upload(stack, raw_key("meter.csv", now, stack), csv)
+    upload(stack, raw_key("broken.json", now, stack), b"{not json")
+    process()
+    at = open_page(FILES)
+    pick = at.selectbox(key=next(k for k in keys(at) if k.startswith("files_pick")))
+    pick.set_value(raw_key("broken.json", now, stack)).run()
+    assert {m.label: m.value for m in at.metric}["Outcome"] == "Quarantined"
+    assert "cannot be read as readings (invalid_json" in text(at)
+    pick = at.selectbox(key=next(k for k in keys(at) if k.startswith("files_pick")))
+    pick.set_value(raw_key("meter.csv", now, stack)).run()
+    assert "site-1,2026-01-01T00:00:00Z,1.5,2" in at.code[0].value
+
+
+def test_a_big_day_is_listed_whole_and_paged(stack, open_page):
+    """1,010 files: more than one S3 listing page (1,000 keys), 21 pages of 50 in the app."""
+    s3 = client(stack, "s3")
+    s3.put_bucket_notification_configuration(Bucket=stack.bucket, NotificationConfiguration={})  # list, not process
+    day = datetime.now(UTC)
+    keys_ = [raw_key(f"bulk-{i:04d}.json", day, stack) for i in range(1010)]
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda k: s3.put_object(Bucket=stack.bucket, Key=k, Body=b"[]"), keys_))
+    assert len(browse.files_on(stack, day.strftime("%Y-%m-%d"))) == 1010
+    at = open_page(FILES)
+    assert len(listing(at)) == 50
+    pager = at.get("pagination")[0]
+    assert pager.num_pages == 21
+    pager.set_value(21).run()
+    assert not at.exception
+    assert len(listing(at)) == 10
+    assert set(listing(at)["name"]) <= {k.rsplit("/", 1)[-1] for k in keys_}
+
+
+def test_days_are_found_without_listing_every_file(stack):
+    for day in ("2026-01-31", "2026-02-01", "2025-12-31"):
+        upload(stack, raw_key("a.json", datetime.fromisoformat(day + "T12:00:00+00:00"), stack), b"[]")
+    assert browse.list_days(stack) == ["2026-02-01", "2026-01-31", "2025-12-31"]
