@@ -21,7 +21,6 @@ import streamlit as st
 from dashboard.aggregate import natural_key
 from pipeline import (
     alert_history,
-    anomaly_feed,
     browse,
     dead_letters,
     file_outcomes,
@@ -181,7 +180,7 @@ def recent_anomaly_frame(settings: Settings, limit: int, version: str) -> pd.Dat
             ", ".join(r.anomaly_reasons),
             r.source_key,
         )
-        for r in anomaly_feed.anomalies_between(settings, "0000", until, limit)
+        for r in record_store.recent_anomalies(settings, limit, until=until)
     ]
     columns = ["timestamp", "site_id", "generated_kwh", "consumed_kwh", "reasons", "source_key"]
     return pd.DataFrame(rows, columns=columns)

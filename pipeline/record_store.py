@@ -77,19 +77,23 @@ def site_records(
         yield Record.from_item(item)
 
 
-def recent_anomalies(settings: Settings, limit: int = 100, since: str = "0000") -> list[Record]:
-    """The newest anomalous records across all sites, from the sparse anomaly index."""
+def recent_anomalies(settings: Settings, limit: int = 100, since: str = "0000", until: str = "9999") -> list[Record]:
+    """The newest anomalous records across all sites with `since <= timestamp <= until`.
+
+    Reads the sparse anomaly index shard by shard and merges them, newest first. Give an
+    `until` (such as now) to keep readings dated in the future from filling the list.
+    """
     per_shard = []
     for shard in range(ANOMALY_SHARDS):
         items = query(
             settings,
             TableName=settings.table,
             IndexName=ANOMALY_INDEX,
-            KeyConditionExpression="anomaly_shard = :s AND #t >= :since",
+            KeyConditionExpression="anomaly_shard = :s AND #t BETWEEN :a AND :b",
             ExpressionAttributeNames={"#t": "timestamp"},
-            ExpressionAttributeValues=marshal({":s": str(shard), ":since": since}),
+            ExpressionAttributeValues=marshal({":s": str(shard), ":a": since, ":b": until}),
             ScanIndexForward=False,
-            PaginationConfig={"MaxItems": limit},
+            PaginationConfig={"MaxItems": limit, "PageSize": limit},
         )
         per_shard.append([Record.from_item(item) for item in items])
     merged = heapq.merge(*per_shard, key=lambda r: (r.timestamp, r.site_id), reverse=True)
