@@ -1,0 +1,89 @@
+"""Build the Lambda package: `pipeline/` and `lambda/handler.py` at the root of one zip.
+
+The zip is deterministic (same sources -> same bytes) so that Terraform's
+`source_code_hash` changes only when the code does, whoever builds it: entries are sorted,
+every timestamp is 1980-01-01 (the zip epoch), every file is mode 0644, and entries are
+stored uncompressed so that no zlib version or build can change a byte (the package is a
+few hundred KB either way). Caches (__pycache__, *.pyc) and hidden files are left out.
+boto3 is not included: the Lambda runtime provides it.
+
+Usage: python scripts/package_lambda.py [--output build/lambda.zip]
+Prints the path, the sha256 in hex and the base64 form Terraform's filebase64sha256 shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import io
+import os
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_OUTPUT = ROOT / "build" / "lambda.zip"
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+FILE_MODE = 0o100644  # regular file, rw-r--r--
+EXCLUDED_DIRS = {"__pycache__"}
+EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
+
+
+def package_files(root: Path = ROOT) -> dict[str, Path]:
+    """Zip entry name -> source file; the handler goes to the root as handler.py."""
+    files = {"handler.py": root / "lambda" / "handler.py"}
+    for path in _walk(root / "pipeline"):
+        files[path.relative_to(root).as_posix()] = path
+    missing = [str(p) for p in files.values() if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"missing package sources: {', '.join(missing)}")
+    return files
+
+
+def _walk(directory: Path) -> Iterator[Path]:
+    for current, dirs, names in os.walk(directory):
+        dirs[:] = [d for d in dirs if d not in EXCLUDED_DIRS and not d.startswith(".")]
+        for name in names:
+            if name.startswith(".") or Path(name).suffix in EXCLUDED_SUFFIXES:
+                continue
+            yield Path(current) / name
+
+
+def build_zip(files: dict[str, Path]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        for name in sorted(files):
+            info = zipfile.ZipInfo(name, date_time=ZIP_EPOCH)
+            info.create_system = 3  # unix, so external_attr is read as a mode
+            info.external_attr = FILE_MODE << 16
+            info.compress_type = zipfile.ZIP_STORED
+            archive.writestr(info, files[name].read_bytes())
+    return buffer.getvalue()
+
+
+def write_package(output: Path = DEFAULT_OUTPUT, root: Path = ROOT) -> bytes:
+    """Write the zip to `output` atomically (a reader never sees half a zip); returns its bytes."""
+    data = build_zip(package_files(root))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    temporary = output.with_name(output.name + ".tmp")
+    temporary.write_bytes(data)
+    temporary.replace(output)
+    return data
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="zip to write (default: %(default)s)")
+    args = parser.parse_args(argv)
+    data = write_package(args.output)
+    digest = hashlib.sha256(data)
+    print(args.output)
+    print(f"sha256 {digest.hexdigest()}")
+    print(f"base64 {base64.b64encode(digest.digest()).decode()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

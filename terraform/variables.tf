@@ -1,0 +1,175 @@
+variable "aws_region" {
+  type        = string
+  description = "AWS region for every resource of the stack (the app's AWS_REGION)."
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-[0-9]+$", var.aws_region))
+    error_message = "aws_region must be a region code such as \"us-east-1\" or \"eu-west-2\"."
+  }
+}
+
+variable "name_prefix" {
+  type        = string
+  description = "Prefix of every resource name. The default \"energy\" gives the names pipeline/settings.py expects without configuration (energy_data, energy-raw-events, energy-anomaly-alerts, ...)."
+  default     = "energy"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,28}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 2-30 characters of lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen (it becomes part of an S3 bucket name)."
+  }
+}
+
+variable "raw_bucket_name" {
+  type        = string
+  description = "Name of the raw-data bucket. Null derives \"<name_prefix>-raw-data-<account id>\", which is unique across AWS."
+  default     = null
+
+  validation {
+    condition     = var.raw_bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.raw_bucket_name))
+    error_message = "raw_bucket_name must be a valid S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens."
+  }
+}
+
+variable "alert_email" {
+  type        = string
+  description = "Address that receives anomaly alerts and operational alarms. Null creates no subscription; AWS mails a confirmation link that must be clicked before anything is delivered."
+  default     = null
+
+  validation {
+    condition     = var.alert_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alert_email))
+    error_message = "alert_email must be an email address (or null for no subscription)."
+  }
+}
+
+variable "quarantine_retention_days" {
+  type        = number
+  description = "Days a rejected file or row stays under quarantine/ in the raw bucket before S3 expires it."
+  default     = 90
+
+  validation {
+    condition     = var.quarantine_retention_days >= 1 && floor(var.quarantine_retention_days) == var.quarantine_retention_days
+    error_message = "quarantine_retention_days must be a whole number of days, at least 1."
+  }
+}
+
+variable "noncurrent_version_retention_days" {
+  type        = number
+  description = "Days an overwritten or deleted version of an object stays recoverable in the versioned raw bucket."
+  default     = 30
+
+  validation {
+    condition     = var.noncurrent_version_retention_days >= 1 && floor(var.noncurrent_version_retention_days) == var.noncurrent_version_retention_days
+    error_message = "noncurrent_version_retention_days must be a whole number of days, at least 1."
+  }
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Days CloudWatch Logs keeps the function's log lines."
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of the values CloudWatch Logs accepts: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288 or 3653."
+  }
+}
+
+variable "max_receive_count" {
+  type        = number
+  description = "Deliveries of a raw-file message before SQS moves it to the dead-letter queue (the DLQ redrive policy's maxReceiveCount)."
+  default     = 5
+
+  validation {
+    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000 && floor(var.max_receive_count) == var.max_receive_count
+    error_message = "max_receive_count must be a whole number from 1 to 1000."
+  }
+}
+
+variable "lambda_memory_mb" {
+  type        = number
+  description = "Memory of the processing function in MB (CPU scales with it)."
+  default     = 512
+
+  validation {
+    condition     = var.lambda_memory_mb >= 128 && var.lambda_memory_mb <= 10240 && floor(var.lambda_memory_mb) == var.lambda_memory_mb
+    error_message = "lambda_memory_mb must be a whole number from 128 to 10240."
+  }
+}
+
+variable "lambda_timeout_seconds" {
+  type        = number
+  description = "Timeout of the processing function in seconds. The raw-events queue's visibility timeout is set to six times this."
+  default     = 60
+
+  validation {
+    condition     = var.lambda_timeout_seconds >= 1 && var.lambda_timeout_seconds <= 900 && floor(var.lambda_timeout_seconds) == var.lambda_timeout_seconds
+    error_message = "lambda_timeout_seconds must be a whole number from 1 to 900."
+  }
+}
+
+variable "lambda_batch_size" {
+  type        = number
+  description = "Most SQS messages (raw files) handed to one invocation. Above 10 needs lambda_batching_window_seconds of at least 1."
+  default     = 10
+
+  validation {
+    condition     = var.lambda_batch_size >= 1 && var.lambda_batch_size <= 10000 && floor(var.lambda_batch_size) == var.lambda_batch_size
+    error_message = "lambda_batch_size must be a whole number from 1 to 10000."
+  }
+}
+
+variable "lambda_batching_window_seconds" {
+  type        = number
+  description = "Seconds the event source mapping may wait to fill a batch before invoking (0 = invoke as soon as messages arrive)."
+  default     = 0
+
+  validation {
+    condition     = var.lambda_batching_window_seconds >= 0 && var.lambda_batching_window_seconds <= 300 && floor(var.lambda_batching_window_seconds) == var.lambda_batching_window_seconds
+    error_message = "lambda_batching_window_seconds must be a whole number from 0 to 300."
+  }
+}
+
+variable "lambda_max_concurrency" {
+  type        = number
+  description = "Most concurrent invocations the SQS event source mapping starts; caps the write rate on DynamoDB and the alert rate on SNS."
+  default     = 10
+
+  validation {
+    condition     = var.lambda_max_concurrency >= 2 && var.lambda_max_concurrency <= 1000 && floor(var.lambda_max_concurrency) == var.lambda_max_concurrency
+    error_message = "lambda_max_concurrency must be a whole number from 2 to 1000 (the limits of the mapping's maximum concurrency)."
+  }
+}
+
+variable "lambda_zip_path" {
+  type        = string
+  description = "Path of the function package built by `make lambda-zip`. Null means build/lambda.zip at the repository root."
+  default     = null
+
+  validation {
+    condition     = var.lambda_zip_path == null || can(regex("\\.zip$", var.lambda_zip_path))
+    error_message = "lambda_zip_path must name a .zip file."
+  }
+}
+
+variable "alarm_oldest_message_age_seconds" {
+  type        = number
+  description = "Alarm when the oldest raw-file message has waited longer than this many seconds (processing is falling behind)."
+  default     = 900
+
+  validation {
+    condition     = var.alarm_oldest_message_age_seconds >= 60
+    error_message = "alarm_oldest_message_age_seconds must be at least 60."
+  }
+}
+
+variable "tags" {
+  type        = map(string)
+  description = "Extra tags for every resource, merged over the stack's own (Project, ManagedBy, Stack)."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for k, v in var.tags : length(k) <= 128 && length(v) <= 256])
+    error_message = "Tag keys must be at most 128 characters and values at most 256."
+  }
+}

@@ -1,0 +1,347 @@
+"""What terraform/ declares, read from the HCL: the contract with the pipeline code.
+
+These run everywhere (no terraform binary, no AWS): python-hcl2 parses the files, and each
+test names the rule it holds the configuration to.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import hcl2
+
+from pipeline.bootstrap import table_specs
+from pipeline.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+TERRAFORM_DIR = REPO / "terraform"
+TABLE_ROLES = {"records": "table", "rollups": "rollup_table", "sites": "sites_table", "files": "files_table"}
+
+EXPECTED_FILES = {
+    "versions.tf",
+    "variables.tf",
+    "outputs.tf",
+    "main.tf",
+    "storage.tf",
+    "queues.tf",
+    "tables.tf",
+    "function.tf",
+    "alerts.tf",
+    "alarms.tf",
+}
+
+# The function's role, statement by statement: exactly what the pipeline does with AWS.
+FUNCTION_PERMISSIONS = {
+    "ReadRawFiles": ({"s3:GetObject"}, {"${aws_s3_bucket.raw.arn}/${local.raw_prefix}*"}),
+    "TellMissingRawFilesFromDenied": ({"s3:ListBucket"}, {"${aws_s3_bucket.raw.arn}"}),
+    "WriteQuarantine": ({"s3:PutObject"}, {"${aws_s3_bucket.raw.arn}/${local.quarantine_prefix}*"}),
+    "StoreRecordsRollupsSitesAndOutcomes": (
+        {
+            "dynamodb:BatchGetItem",
+            "dynamodb:BatchWriteItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        },
+        {f"${{aws_dynamodb_table.{role}.arn}}" for role in TABLE_ROLES},
+    ),
+    "PublishAlerts": ({"sns:Publish"}, {"${aws_sns_topic.alerts.arn}"}),
+    "ConsumeRawEvents": (
+        {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
+        {"${aws_sqs_queue.raw_events.arn}"},
+    ),
+    "WriteOwnLogs": (
+        {"logs:CreateLogStream", "logs:PutLogEvents"},
+        {"${aws_cloudwatch_log_group.function.arn}:*"},
+    ),
+}
+
+
+def settings_env_names() -> set[str]:
+    """Every ENERGY_* variable pipeline/settings.py reads."""
+    source = (REPO / "pipeline" / "settings.py").read_text()
+    return set(re.findall(r"\"(ENERGY_[A-Z_]+)\"", source))
+
+
+def test_the_configuration_is_split_by_concern_and_uses_only_the_aws_provider(tf) -> None:
+    present = {p.name for p in TERRAFORM_DIR.glob("*.tf")}
+    assert present >= EXPECTED_FILES
+    assert not [name for name in present if name.endswith("_override.tf")], "override files are for tests only"
+    assert tf.terraform["required_version"] == ">= 1.5"
+    providers = tf.terraform["required_providers"]
+    assert providers == [{"aws": {"source": "hashicorp/aws", "version": "~> 5.0"}}]
+    # Only the AWS provider is available offline: no archive_file, random or null.
+    kinds = set(tf.resources) | set(tf.data)
+    assert all(kind.startswith("aws_") for kind in kinds), kinds
+
+
+def test_every_variable_is_typed_described_and_validated(tf) -> None:
+    assert tf.variables
+    for name, variable in tf.variables.items():
+        assert variable.get("type"), f"variable {name} has no type"
+        assert len(variable.get("description", "")) > 20, f"variable {name} is not described"
+        assert variable.get("validation"), f"variable {name} is not validated"
+    required = {
+        "aws_region",
+        "name_prefix",
+        "alert_email",
+        "quarantine_retention_days",
+        "log_retention_days",
+        "max_receive_count",
+        "lambda_memory_mb",
+        "lambda_timeout_seconds",
+        "lambda_batch_size",
+        "lambda_batching_window_seconds",
+        "lambda_zip_path",
+        "tags",
+    }
+    assert required <= set(tf.variables)
+    assert tf.default("alert_email") is None, "no email subscription unless asked for"
+
+
+def test_every_output_is_described_and_the_app_environment_is_complete(tf) -> None:
+    for name, output in tf.outputs.items():
+        assert len(output.get("description", "")) > 15, f"output {name} is not described"
+    environment = tf.locals["pipeline_environment"]
+    app_environment = tf.unwrap(tf.outputs["app_environment"]["value"])
+    assert "local.pipeline_environment" in app_environment and "AWS_REGION = var.aws_region" in app_environment
+    assert "local.pipeline_environment" in tf.outputs["app_environment_variables"]["value"]
+    # Every name the app needs, under the names pipeline/settings.py reads, and nothing else.
+    names = {
+        "ENERGY_BACKEND",
+        "ENERGY_BUCKET",
+        "ENERGY_TABLE",
+        "ENERGY_ROLLUP_TABLE",
+        "ENERGY_SITES_TABLE",
+        "ENERGY_FILES_TABLE",
+        "ENERGY_QUEUE",
+        "ENERGY_DLQ",
+        "ENERGY_TOPIC",
+        "ENERGY_TOPIC_ARN",
+    }
+    assert names <= set(environment) <= settings_env_names()
+    assert environment["ENERGY_BACKEND"] == "aws"
+
+
+def test_the_function_gets_the_same_environment_as_the_app(tf) -> None:
+    function = tf.resource("aws_lambda_function", "pipeline")
+    assert function["environment"] == [{"variables": "${local.pipeline_environment}"}]
+
+
+def test_default_names_are_the_pipelines_default_names(tf) -> None:
+    defaults = Settings()
+    assert tf.resolve(tf.resource("aws_sqs_queue", "raw_events")["name"]) == defaults.queue
+    assert tf.resolve(tf.resource("aws_sqs_queue", "raw_events_dlq")["name"]) == defaults.dlq
+    assert tf.resolve(tf.resource("aws_sns_topic", "alerts")["name"]) == defaults.topic == "energy-anomaly-alerts"
+    for role, attribute in TABLE_ROLES.items():
+        assert tf.resolve(tf.resource("aws_dynamodb_table", role)["name"]) == getattr(defaults, attribute)
+    assert tf.resolve(tf.resource("aws_dynamodb_table", "records")["name"]) == "energy_data"
+    # Bucket names are global: the account id keeps the default unique.
+    bucket = tf.resolve(tf.locals["raw_bucket_name"])
+    assert f"{defaults.bucket}-${{data.aws_caller_identity.current.account_id}}" in bucket
+
+
+def test_tables_have_the_keys_and_indexes_the_pipeline_queries(tf) -> None:
+    defaults = Settings()
+    specs = table_specs(defaults)
+    assert len(specs) == len(TABLE_ROLES) == len(tf.resources["aws_dynamodb_table"])
+    for role, attribute in TABLE_ROLES.items():
+        table = tf.resource("aws_dynamodb_table", role)
+        spec = specs[getattr(defaults, attribute)]
+        assert table["billing_mode"] == "PAY_PER_REQUEST"
+        assert table["hash_key"] == spec.hash_key
+        assert table.get("range_key") == spec.range_key
+        request = spec.create_request("any")
+        expected_attributes = {(a["AttributeName"], a["AttributeType"]) for a in request["AttributeDefinitions"]}
+        assert {(a["name"], a["type"]) for a in table["attribute"]} == expected_attributes
+        indexes = {
+            (i["name"], i["hash_key"], i.get("range_key"), i["projection_type"])
+            for i in table.get("global_secondary_index", [])
+        }
+        assert indexes == {(i.name, i.hash_key, i.range_key, "ALL") for i in spec.indexes}
+        assert table["point_in_time_recovery"] == [{"enabled": True}]
+        assert table["server_side_encryption"] == [{"enabled": True}]
+
+
+def test_the_handler_string_resolves_to_the_real_function(tf, packager) -> None:
+    function = tf.resource("aws_lambda_function", "pipeline")
+    assert function["runtime"] == "python3.12"
+    module, name = function["handler"].split(".")
+    entries = packager.package_files(REPO)
+    source_file = entries[f"{module}.py"]
+    assert source_file == REPO / "lambda" / "handler.py"
+    tree = ast.parse(source_file.read_text())
+    handler = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == name)
+    positional = [a.arg for a in handler.args.posonlyargs + handler.args.args]
+    required = len(positional) - len(handler.args.defaults)
+    assert positional[:2] == ["event", "context"] and required == 2, "Lambda calls handler(event, context)"
+    assert "pipeline/__init__.py" in entries
+
+
+def test_the_function_deploys_the_built_package_by_hash(tf) -> None:
+    function = tf.resource("aws_lambda_function", "pipeline")
+    assert function["filename"] == "${local.lambda_zip_path}"
+    assert "filebase64sha256(local.lambda_zip_path)" in function["source_code_hash"]
+    assert "build/lambda.zip" in tf.locals["lambda_zip_path"]
+    assert "archive_file" not in str(tf.data)
+    assert function["timeout"] == "${var.lambda_timeout_seconds}"
+    assert function["memory_size"] == "${var.lambda_memory_mb}"
+
+
+def test_no_allow_statement_grants_a_wildcard_action(tf) -> None:
+    statements = [s for doc in tf.data["aws_iam_policy_document"].values() for s in doc["statement"]]
+    allowed = [a for s in statements if s.get("effect", "Allow") == "Allow" for a in s.get("actions", [])]
+    assert allowed and not [a for a in allowed if "*" in a]
+    assert not [s for s in statements if "not_actions" in s or "not_resources" in s]
+    # Deny statements may name every action (TLS-only policies); nothing else uses "*".
+    for statement in statements:
+        if any("*" in a for a in statement.get("actions", [])):
+            assert statement["effect"] == "Deny" and statement["sid"] == "DenyInsecureTransport"
+    # No policy is written outside policy documents, and no managed policy is attached.
+    text = "\n".join(p.read_text() for p in TERRAFORM_DIR.glob("*.tf"))
+    assert not re.search(r"\"?Action\"?\s*[=:]", text), "write policies as aws_iam_policy_document"
+    assert "aws_iam_role_policy_attachment" not in tf.resources
+    assert "aws_iam_policy" not in tf.resources
+
+
+def test_the_function_role_may_do_exactly_what_the_pipeline_does(tf) -> None:
+    assert list(tf.resources["aws_iam_role"]) == ["function"]
+    policy = tf.resource("aws_iam_role_policy", "function")
+    assert policy["policy"] == "${data.aws_iam_policy_document.function.json}"
+    granted = {
+        s["sid"]: (set(s["actions"]), set(s["resources"]))
+        for s in tf.policy_document("function")
+        if s.get("effect", "Allow") == "Allow"
+    }
+    assert granted == FUNCTION_PERMISSIONS
+    trust = tf.policy_document("function_assume_role")
+    assert trust == [
+        {
+            "sid": "LambdaAssumesRole",
+            "effect": "Allow",
+            "actions": ["sts:AssumeRole"],
+            "principals": [{"type": "Service", "identifiers": ["lambda.amazonaws.com"]}],
+        }
+    ]
+
+
+def test_failed_messages_are_dead_lettered_and_never_handed_out_twice_at_once(tf) -> None:
+    queue = tf.resource("aws_sqs_queue", "raw_events")
+    redrive = tf.unwrap(queue["redrive_policy"])
+    assert re.search(r"deadLetterTargetArn\s*=\s*aws_sqs_queue\.raw_events_dlq\.arn", redrive)
+    assert re.search(r"maxReceiveCount\s*=\s*var\.max_receive_count", redrive)
+    assert tf.default("max_receive_count") == Settings().max_receive_count == 5
+    # AWS: visibility timeout at least 6x the function timeout.
+    assert queue["visibility_timeout_seconds"] == "${local.queue_visibility_timeout_seconds}"
+    visibility = re.fullmatch(
+        r"\$\{var\.lambda_timeout_seconds \* (\d+)\}", tf.locals["queue_visibility_timeout_seconds"]
+    )
+    assert visibility and int(visibility.group(1)) >= 6
+    assert tf.default("lambda_timeout_seconds") * int(visibility.group(1)) == Settings().queue_visibility_seconds
+    dlq = tf.resource("aws_sqs_queue", "raw_events_dlq")
+    assert dlq["message_retention_seconds"] == 14 * 24 * 3600
+    assert queue["message_retention_seconds"] == 4 * 24 * 3600
+    assert queue["sqs_managed_sse_enabled"] is True and dlq["sqs_managed_sse_enabled"] is True
+
+
+def test_the_event_source_mapping_reports_partial_batch_failures(tf) -> None:
+    mapping = tf.resource("aws_lambda_event_source_mapping", "raw_events")
+    assert mapping["event_source_arn"] == "${aws_sqs_queue.raw_events.arn}"
+    assert mapping["function_name"] == "${aws_lambda_function.pipeline.arn}"
+    assert mapping["function_response_types"] == ["ReportBatchItemFailures"]
+    assert mapping["batch_size"] == "${var.lambda_batch_size}"
+    assert mapping["maximum_batching_window_in_seconds"] == "${var.lambda_batching_window_seconds}"
+    assert mapping["enabled"] is True
+    assert tf.default("lambda_batch_size") == 10
+
+
+def test_the_raw_bucket_is_private_versioned_encrypted_and_tls_only(tf) -> None:
+    assert tf.resource("aws_s3_bucket_versioning", "raw")["versioning_configuration"] == [{"status": "Enabled"}]
+    encryption = tf.resource("aws_s3_bucket_server_side_encryption_configuration", "raw")
+    assert encryption["rule"][0]["apply_server_side_encryption_by_default"][0]["sse_algorithm"] in {"AES256", "aws:kms"}
+    block = tf.resource("aws_s3_bucket_public_access_block", "raw")
+    assert all(
+        block[k] is True
+        for k in ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    )
+    assert tf.resource("aws_s3_bucket_policy", "raw")["policy"] == "${data.aws_iam_policy_document.raw_bucket.json}"
+    (deny,) = tf.policy_document("raw_bucket")
+    assert deny["effect"] == "Deny"
+    assert deny["condition"] == [{"test": "Bool", "variable": "aws:SecureTransport", "values": ["false"]}]
+    assert set(deny["resources"]) == {"${aws_s3_bucket.raw.arn}", "${aws_s3_bucket.raw.arn}/*"}
+
+
+def test_quarantine_expires_after_the_configured_days(tf) -> None:
+    assert tf.resolve("${local.quarantine_prefix}") == Settings().quarantine_prefix
+    rules = tf.resource("aws_s3_bucket_lifecycle_configuration", "raw")["rule"]
+    quarantine = [r for r in rules if r.get("filter") == [{"prefix": "${local.quarantine_prefix}"}]]
+    assert len(quarantine) == 1 and quarantine[0]["status"] == "Enabled"
+    assert quarantine[0]["expiration"] == [{"days": "${var.quarantine_retention_days}"}]
+    # Nothing expires current raw files: they are the source of truth.
+    assert all(r.get("expiration") is None for r in rules if r is not quarantine[0])
+
+
+def test_raw_uploads_notify_the_queue_which_lets_only_the_bucket_send(tf) -> None:
+    (notification,) = tf.resource("aws_s3_bucket_notification", "raw")["queue"]
+    assert notification["queue_arn"] == "${aws_sqs_queue.raw_events.arn}"
+    assert notification["events"] == ["s3:ObjectCreated:*"]
+    assert tf.resolve(notification["filter_prefix"]) == Settings().raw_prefix
+    queue = tf.resource("aws_sqs_queue", "raw_events")
+    assert queue["policy"] == "${data.aws_iam_policy_document.raw_events_queue.json}"
+    allow = next(s for s in tf.policy_document("raw_events_queue") if s["effect"] == "Allow")
+    assert allow["actions"] == ["sqs:SendMessage"]
+    assert allow["principals"] == [{"type": "Service", "identifiers": ["s3.amazonaws.com"]}]
+    assert {"test": "ArnEquals", "variable": "aws:SourceArn", "values": ["${aws_s3_bucket.raw.arn}"]} in allow[
+        "condition"
+    ]
+    # The ARN spelled out in queues.tf is the queue's own.
+    assert tf.resolve(tf.locals["queue_arn"]).endswith(f":{Settings().queue}")
+    assert allow["resources"] == ["${local.queue_arn}"]
+
+
+def test_alerts_go_to_one_topic_with_email_only_when_asked(tf) -> None:
+    subscription = tf.resource("aws_sns_topic_subscription", "alert_email")
+    assert subscription["count"] == "${var.alert_email == null ? 0 : 1}"
+    assert subscription["protocol"] == "email"
+    assert subscription["endpoint"] == "${var.alert_email}"
+    assert subscription["topic_arn"] == "${aws_sns_topic.alerts.arn}"
+
+
+def test_alarms_watch_the_dlq_errors_throttles_and_backlog_and_notify_the_topic(tf) -> None:
+    alarms = tf.resources["aws_cloudwatch_metric_alarm"]
+    watched = {(a["namespace"], a["metric_name"], str(a["dimensions"])) for a in alarms.values()}
+    assert watched == {
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", str({"QueueName": "${aws_sqs_queue.raw_events_dlq.name}"})),
+        ("AWS/Lambda", "Errors", str({"FunctionName": "${aws_lambda_function.pipeline.function_name}"})),
+        ("AWS/Lambda", "Throttles", str({"FunctionName": "${aws_lambda_function.pipeline.function_name}"})),
+        ("AWS/SQS", "ApproximateAgeOfOldestMessage", str({"QueueName": "${aws_sqs_queue.raw_events.name}"})),
+    }
+    for name, alarm in alarms.items():
+        assert alarm["alarm_actions"] == ["${aws_sns_topic.alerts.arn}"], name
+        assert alarm["comparison_operator"] == "GreaterThanThreshold", name
+        assert alarm["treat_missing_data"] == "notBreaching", name
+    assert alarms["dlq_not_empty"]["threshold"] == 0
+
+
+def test_the_function_logs_to_a_group_with_retention(tf) -> None:
+    group = tf.resource("aws_cloudwatch_log_group", "function")
+    assert tf.resolve(group["name"]) == f"/aws/lambda/{tf.resolve('${local.function_name}')}"
+    assert group["retention_in_days"] == "${var.log_retention_days}"
+    assert "${aws_cloudwatch_log_group.function}" in tf.resource("aws_lambda_function", "pipeline")["depends_on"]
+
+
+def test_tags_are_applied_in_one_place(tf) -> None:
+    assert tf.providers["aws"]["default_tags"] == [{"tags": "${local.tags}"}]
+    tagged = [
+        f"{kind}.{name}" for kind, named in tf.resources.items() for name, body in named.items() if "tags" in body
+    ]
+    assert not tagged, f"tag through var.tags / default_tags, not per resource: {tagged}"
+
+
+def test_the_tfvars_example_sets_only_declared_variables(tf) -> None:
+    example = Path(TERRAFORM_DIR / "terraform.tfvars.example")
+    with example.open() as handle:
+        values = hcl2.load(handle, serialization_options=tf.hcl_options)
+    assert values and set(values) <= set(tf.variables)
+    assert values["name_prefix"] == tf.default("name_prefix")
