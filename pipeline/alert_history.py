@@ -5,19 +5,19 @@ subject and text, one per alerted file version), so it is complete on every back
 needs no mailbox. Where a local subscription queue exists (the embedded stack subscribes
 one to the topic), `delivered_alerts` reads what SNS actually delivered to it.
 
-`alerts.peek_local_alerts` receives with VisibilityTimeout=0, so every call sees the same
-first ten messages and never the newer ones; `delivered_alerts` hides each message it has
-seen for a couple of seconds so that the next receive moves on.
+`delivered_alerts` hides each message it has seen for a couple of seconds so that the next
+receive moves on to the others (a receive with no visibility timeout would return the
+same first ten every time).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
-from pipeline.alerts import SentAlert
 from pipeline.aws import client, error_code
 from pipeline.bootstrap import FILES_BY_DAY_INDEX
 from pipeline.dynamo import marshal, query
@@ -26,6 +26,14 @@ from pipeline.settings import Settings
 
 PEEK_VISIBILITY_SECONDS = 2
 MISSING_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
+
+
+@dataclass(frozen=True)
+class SentAlert:
+    message_id: str
+    sent_at: str
+    subject: str
+    message: str
 
 
 def sent_alerts(settings: Settings, days: Sequence[str], limit: int = 100) -> list[FileOutcome]:

@@ -6,7 +6,6 @@ used to them keep working, and is capped so a file full of anomalies stays reada
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,9 +13,9 @@ from pipeline.anomalies import Gap
 from pipeline.aws import client
 from pipeline.file_outcomes import claim_alert, record_alert, release_alert
 from pipeline.records import Record
-from pipeline.settings import Settings
+from pipeline.settings import ConfigError, Settings
 
-SUBJECT_LIMIT = 100
+SUBJECT_LIMIT = 99  # SNS takes ASCII subjects of fewer than 100 characters, without line breaks
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,8 @@ def compose_alert(source_key: str, anomalies: Sequence[Record], gaps: Sequence[G
         if part
     )
     header = f"{found} at {_count(sites, 'site', 'sites')} in {source_key}"
-    subject = f"Energy anomalies: {found} in {source_key.rsplit('/', 1)[-1]}"[:SUBJECT_LIMIT]
+    subject = f"Energy anomalies: {found} in {source_key.rsplit('/', 1)[-1]}"
+    subject = "".join(c if " " <= c <= "~" else "?" for c in subject)[:SUBJECT_LIMIT]
     return Alert(subject, header + "\n\n" + "\n\n".join(blocks))
 
 
@@ -71,6 +71,8 @@ def _count(n: int, one: str, many: str) -> str:
 def topic_arn(settings: Settings) -> str:
     if settings.topic_arn:
         return settings.topic_arn
+    if settings.backend == "aws":  # the function's role may publish, not create topics
+        raise ConfigError("ENERGY_TOPIC_ARN must be set on the aws backend (terraform output app_environment)")
     # create_topic is idempotent and returns the ARN of the existing topic.
     return client(settings, "sns").create_topic(Name=settings.topic)["TopicArn"]
 
@@ -94,34 +96,3 @@ def send_file_alert(
         raise
     record_alert(settings, source_key, response["MessageId"], alert.subject, alert.message)
     return response["MessageId"]
-
-
-@dataclass(frozen=True)
-class SentAlert:
-    message_id: str
-    sent_at: str
-    subject: str
-    message: str
-
-
-def peek_local_alerts(settings: Settings, max_messages: int = 50) -> list[SentAlert]:
-    """Alerts delivered to the local subscription queue, read without consuming them."""
-    sqs = client(settings, "sqs")
-    url = sqs.get_queue_url(QueueName=settings.alerts_queue)["QueueUrl"]
-    seen: dict[str, SentAlert] = {}
-    for _ in range(max(1, max_messages // 10)):
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0).get("Messages", [])
-        fresh = 0
-        for message in messages:
-            envelope = json.loads(message["Body"])
-            if envelope.get("MessageId") not in seen:
-                fresh += 1
-                seen[envelope["MessageId"]] = SentAlert(
-                    envelope["MessageId"],
-                    envelope.get("Timestamp", ""),
-                    envelope.get("Subject", ""),
-                    envelope["Message"],
-                )
-        if not fresh:
-            break
-    return sorted(seen.values(), key=lambda a: a.sent_at, reverse=True)

@@ -25,7 +25,7 @@ from pipeline.settings import Settings
 _RETRIES = Config(
     retries={"mode": "standard", "max_attempts": 5},
     connect_timeout=5,
-    read_timeout=60,
+    read_timeout=15,  # a hung call must fail well inside the function's timeout
     max_pool_connections=32,
 )
 _LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}

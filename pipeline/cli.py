@@ -72,7 +72,8 @@ def parser() -> argparse.ArgumentParser:
         sub.set_defaults(run=run)
         return sub
 
-    command("bootstrap", cmd_bootstrap, "create bucket, queues, tables and topic (safe to run again)")
+    boot = command("bootstrap", cmd_bootstrap, "create bucket, queues, tables and topic (safe to run again)")
+    boot.add_argument("--force", action="store_true", help="also on a real AWS account, outside Terraform")
     command("config", cmd_config, "print the resolved configuration as JSON")
     sim = command("simulate", cmd_simulate, "upload one file of simulated readings")
     sim.add_argument("--sites", type=int, default=5, help="number of sites (default %(default)s)")
@@ -99,6 +100,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def cmd_bootstrap(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    if settings.backend == "aws" and settings.endpoint_url is None and not args.force:
+        raise UsageError(
+            "on AWS the stack belongs to Terraform (see the README's Deploy section); bootstrap would "
+            "replace its queue policy and bucket notification. Pass --force to build a standalone stack."
+        )
     made = bootstrap(settings)
     print(json.dumps(made, indent=2), file=out)
     return 0

@@ -138,3 +138,10 @@ def test_help_and_unknown_backend_from_a_shell():
         cwd=ROOT, capture_output=True, text=True, timeout=60, env={"ENERGY_BACKEND": "azure", "PATH": ""},
     )  # fmt: skip
     assert bad.returncode == 2 and bad.stderr == "error: ENERGY_BACKEND must be one of local, aws, not 'azure'\n"
+
+
+def test_bootstrap_leaves_a_terraform_stack_alone_unless_forced(cli, monkeypatch, capsys):
+    monkeypatch.setenv("ENERGY_BACKEND", "aws")
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    assert cli("bootstrap")[0] == 2
+    assert "stack belongs to Terraform" in capsys.readouterr().err

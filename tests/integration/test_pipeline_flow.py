@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from pipeline import dead_letters, raw_files
-from pipeline.alerts import peek_local_alerts
+from pipeline.alert_history import delivered_alerts
 from pipeline.aws import client
 from pipeline.file_outcomes import file_outcomes
 from pipeline.record_store import recent_anomalies, site_records
@@ -103,7 +103,7 @@ def test_same_event_twice_leaves_same_items_rollups_and_one_alert(settings, runn
     assert site_rollups(settings, "site-1", "0", "9") == rollups_before
     [rollup] = rollups_before
     assert (rollup.readings, rollup.anomalies, rollup.generated_kwh, rollup.net_kwh) == (2, 1, Decimal(-1), Decimal(-4))
-    alerts = peek_local_alerts(settings)
+    alerts = list(delivered_alerts(settings).values())
     assert len(alerts) == 1
     assert (
         "Anomaly Detected!\nSite: site-1\nTimestamp: 2026-11-29T06:00:00Z\nGenerated: -5\nConsumed: 2"

@@ -64,3 +64,8 @@ def test_malformed_messages(body):
 def test_notification_body_round_trips():
     [obj] = objects_in_sqs_body(notification_body("b", "raw/x y+z.json"))
     assert (obj.bucket, obj.key) == ("b", "raw/x y+z.json")
+
+
+def test_subject_is_what_sns_accepts():
+    alert = compose_alert("raw/2026/11/29/" + "é" * 120 + ".json", [anomaly(1)], [], max_listed=20)
+    assert len(alert.subject) < 100 and alert.subject.isascii() and "\n" not in alert.subject
