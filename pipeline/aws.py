@@ -45,6 +45,11 @@ TRANSIENT_ERROR_CODES = frozenset(
     }
 )
 
+
+class TransientError(RuntimeError):
+    """AWS kept refusing part of a request, or lost a race; retrying the message may succeed."""
+
+
 _lock = threading.Lock()
 _cache: dict[tuple[Settings, str], Any] = {}
 
@@ -72,7 +77,9 @@ def error_code(exc: BaseException) -> str | None:
 
 def is_transient(exc: BaseException) -> bool:
     """True for failures that a later retry can cure (throttling, timeouts, lost connections)."""
-    if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)):
+    if isinstance(
+        exc, (TransientError, EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
+    ):
         return True
     return error_code(exc) in TRANSIENT_ERROR_CODES
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from pipeline.aws import client
+from pipeline.aws import TransientError, client
 from pipeline.settings import Settings
 
 WRITE_BATCH = 25
@@ -25,10 +25,6 @@ MAX_DELAY_SECONDS = 2.0
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-
-
-class TransientError(RuntimeError):
-    """AWS kept refusing part of a request; retrying the whole message later may succeed."""
 
 
 def marshal(item: dict[str, Any]) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipeline.anomalies import History
-from pipeline.aws import client
-from pipeline.dynamo import TransientError, marshal
+from pipeline.aws import TransientError, client
+from pipeline.dynamo import marshal
 from pipeline.settings import Settings
 
 
