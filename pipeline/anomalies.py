@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from statistics import median
 
@@ -278,4 +278,5 @@ def _gap(reading: Reading, previous: str | None, context: Context) -> Gap | None
 
 
 def _parse(timestamp: str) -> datetime:
-    return datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    """A normalised timestamp (`...Z`) as an aware UTC datetime; fromisoformat is ~10x strptime."""
+    return datetime.fromisoformat(timestamp)

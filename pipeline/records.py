@@ -17,7 +17,7 @@ from pipeline.bootstrap import ANOMALY_SHARDS
 from pipeline.validation import Reading
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Record:
     site_id: str
     timestamp: str

@@ -19,12 +19,13 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from pipeline.formats import NonFinite, RawRow
 
+CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 SITE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 MAX_ABS_KWH = Decimal(1_000_000)
 KWH_PLACES = Decimal("0.000001")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reading:
     site_id: str
     timestamp: str
@@ -93,6 +94,12 @@ def normalise_timestamp(value: object) -> str | None:
     """UTC `YYYY-MM-DDTHH:MM:SSZ`, or None when `value` is not an ISO 8601 date and time."""
     if not isinstance(value, str) or len(value) < 16 or value[10] not in "Tt ":
         return None
+    if CANONICAL.fullmatch(value):  # already in the stored form: only check it is a real moment
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        return value
     try:
         moment = datetime.fromisoformat(value.strip())
     except ValueError:
