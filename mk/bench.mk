@@ -1,0 +1,37 @@
+# Benchmarks (the README's Performance section): each script prints a markdown table and `ratio:` lines
+# against a baseline it measures in the same run, on the same embedded AWS.
+# Included by the Makefile (`-include mk/*.mk`), which defines VENV, PY and the
+# $(VENV)/.installed stamp.
+#
+# Variables (override on the command line: `make bench BENCH_OUT=build/bench-2.md`):
+#   BENCH_OUT      where `bench` also writes the combined report (stdout gets it too)
+#   BENCH_SCRIPTS  the scripts to run; bench/detection.py and bench/pages.py join when present
+#
+# Targets:
+#   bench        every benchmark at full size (under ~10 minutes on 2 quiet cores)
+#   bench-quick  the four core benchmarks at tiny sizes (`--quick`), to check they still run
+
+BENCH_OUT ?= build/bench.md
+BENCH_CORE := bench/ingest.py bench/process.py bench/dashboard.py bench/memory.py
+BENCH_SCRIPTS ?= $(BENCH_CORE) $(wildcard bench/detection.py bench/pages.py)
+
+.PHONY: bench bench-quick
+
+## bench: run every benchmark at full size; the report goes to stdout and $(BENCH_OUT)
+bench: $(VENV)/.installed
+	@mkdir -p $(dir $(BENCH_OUT)); : > $(BENCH_OUT)
+	@status=0; for script in $(BENCH_SCRIPTS); do \
+	  started=$$(date +%s); \
+	  if $(PY) $$script > $(BENCH_OUT).part; then \
+	    cat $(BENCH_OUT).part; cat $(BENCH_OUT).part >> $(BENCH_OUT); \
+	  else \
+	    status=1; cat $(BENCH_OUT).part; echo "$$script failed" >&2; \
+	  fi; \
+	  echo "[$$script took $$(( $$(date +%s) - started )) s]" >&2; \
+	done; rm -f $(BENCH_OUT).part; exit $$status
+
+## bench-quick: the core benchmarks at tiny sizes, to see that none has rotted
+bench-quick: $(VENV)/.installed
+	@status=0; for script in $(BENCH_CORE); do \
+	  $(PY) $$script --quick || { status=1; echo "$$script failed" >&2; }; \
+	done; exit $$status
