@@ -79,7 +79,12 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--sites", type=int, default=5, help="number of sites (default %(default)s)")
     sim.add_argument("--readings", type=int, default=4, help="readings per site (default %(default)s)")
     sim.add_argument("--anomaly-rate", type=float, default=0.02, help="share of anomalous readings, 0-1")
-    sim.add_argument("--seed", type=int, default=None, help="make the readings repeatable")
+    sim.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="another seed, other readings (default %(default)s); one seed agrees with itself",
+    )
     sim.add_argument("--format", choices=FORMATS, default="json", help="file format (default %(default)s)")
     up = command("upload", cmd_upload, "upload reading files to raw/YYYY/MM/DD/ (processing starts on arrival)")
     up.add_argument("paths", nargs="+", type=Path, metavar="PATH")
