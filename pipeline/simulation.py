@@ -19,6 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from pipeline import raw_files
+from pipeline.browse import files_on, list_days
 from pipeline.settings import Settings
 from pipeline.sites import Site, put_sites
 from pipeline.solar import sun_elevation_degrees
@@ -161,8 +162,17 @@ def upload_simulated(
 
 
 def upload_log(settings: Settings, limit: int = 50) -> list[Upload]:
-    """The latest simulated uploads, newest first, read back from S3."""
-    objects = sorted(raw_files.list_objects(settings, LABELS_PREFIX), key=lambda o: o.last_modified, reverse=True)
+    """The latest simulated uploads, newest first, read back from S3.
+
+    Only the newest days are listed (sidecars sit under `simulated/raw/YYYY/MM/DD/`), so the
+    log costs the same after a month of continuous uploads as after one.
+    """
+    prefix = f"{LABELS_PREFIX}{settings.raw_prefix}"
+    objects: list[raw_files.RawObject] = []
+    for day in list_days(settings, prefix):
+        objects += files_on(settings, day, prefix)
+        if len(objects) >= limit:
+            break
     uploads = []
     for obj in objects[:limit]:
         data = json.loads(raw_files.read(settings, obj.key)[0])
