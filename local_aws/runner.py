@@ -170,10 +170,6 @@ class Runner:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:

@@ -19,9 +19,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from pipeline.aws import client, error_code
-from pipeline.bootstrap import FILES_BY_DAY_INDEX
-from pipeline.dynamo import marshal, query
-from pipeline.file_outcomes import FileOutcome
+from pipeline.file_outcomes import FileOutcome, outcomes_on
 from pipeline.settings import Settings
 
 PEEK_VISIBILITY_SECONDS = 2
@@ -40,17 +38,7 @@ def sent_alerts(settings: Settings, days: Sequence[str], limit: int = 100) -> li
     """Files whose alert was sent, processed on `days` (YYYY-MM-DD, UTC), newest first."""
     found: list[FileOutcome] = []
     for day in days:
-        items = query(
-            settings,
-            TableName=settings.files_table,
-            IndexName=FILES_BY_DAY_INDEX,
-            KeyConditionExpression="processed_day = :d",
-            FilterExpression="attribute_exists(alert_message_id)",
-            ExpressionAttributeValues=marshal({":d": day}),
-            ScanIndexForward=False,
-            PaginationConfig={"MaxItems": limit - len(found)},
-        )
-        found.extend(FileOutcome.from_item(item) for item in items)
+        found += outcomes_on(settings, day, limit - len(found), alerted_only=True)
         if len(found) >= limit:
             break
     return sorted(found, key=lambda o: o.processed_at, reverse=True)[:limit]

@@ -112,8 +112,12 @@ def file_outcomes(settings: Settings, source_keys: Iterable[str]) -> dict[str, F
     return {item["source_key"]: FileOutcome.from_item(item) for item in items if "status" in item}
 
 
-def outcomes_on(settings: Settings, day: str, limit: int = 100) -> list[FileOutcome]:
-    """Files processed on `day` (YYYY-MM-DD, UTC), newest first."""
+def outcomes_on(settings: Settings, day: str, limit: int = 100, *, alerted_only: bool = False) -> list[FileOutcome]:
+    """Files processed on `day` (YYYY-MM-DD, UTC), newest first; only those that sent an
+    alert with `alerted_only`."""
+    request: dict[str, Any] = {}
+    if alerted_only:
+        request["FilterExpression"] = "attribute_exists(alert_message_id)"
     items = query(
         settings,
         TableName=settings.files_table,
@@ -122,5 +126,6 @@ def outcomes_on(settings: Settings, day: str, limit: int = 100) -> list[FileOutc
         ExpressionAttributeValues=marshal({":d": day}),
         ScanIndexForward=False,
         PaginationConfig={"MaxItems": limit},
+        **request,
     )
     return [FileOutcome.from_item(item) for item in items]

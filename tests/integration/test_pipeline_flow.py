@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from pipeline import dead_letters, raw_files
-from pipeline.alert_history import delivered_alerts
+from pipeline.alert_history import delivered_alerts, sent_alerts
 from pipeline.aws import client
 from pipeline.file_outcomes import file_outcomes
 from pipeline.record_store import recent_anomalies, site_records
@@ -239,3 +239,11 @@ def test_two_files_of_one_site_at_once_lose_nothing(settings, runner, monkeypatc
     assert [r.timestamp for r in site_records(settings, "site-1")] == ["2026-11-29T06:00:00Z", "2026-11-29T06:15:00Z"]
     [rollup] = site_rollups(settings, "site-1", "0", "9")
     assert rollup.readings == 2
+
+
+def test_sent_alerts_list_only_the_files_that_alerted(settings, runner):
+    upload_and_process(settings, runner, "raw/2026/11/29/calm.json", [reading()])
+    upload_and_process(settings, runner, KEY, [reading(ts="2026-11-29T07:00:00Z", gen=-1)])
+
+    [alerted] = sent_alerts(settings, [file_outcomes(settings, [KEY])[KEY].processed_at[:10]])
+    assert alerted.source_key == KEY and "Anomaly Detected!" in alerted.alert_message
