@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, expect
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -56,10 +57,16 @@ def highlighted_pixels(png: bytes) -> int:
 
 def highlighted_pixels_soon(element: Locator, timeout: float = 30) -> int:
     """Highlighted pixels of an element, polled until there are some: the grid is a canvas
-    that a busy machine may still be drawing (no `expect` can look at pixels)."""
+    that a busy machine may still be drawing (no `expect` can look at pixels), and a rerun
+    (the sidebar refreshes itself while the simulator runs) may replace it mid-screenshot."""
     deadline = time.monotonic() + timeout
     while True:
-        count = highlighted_pixels(element.screenshot())
+        try:
+            count = highlighted_pixels(element.screenshot())
+        except PlaywrightError as error:  # detached by a rerun: the locator finds the new one
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no stable screenshot of the table: {error}") from error
+            count = 0
         if count > 500 or time.monotonic() > deadline:
             return count
         element.page.wait_for_timeout(500)
