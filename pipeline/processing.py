@@ -17,16 +17,19 @@ from pipeline import raw_files
 from pipeline.alerts import send_file_alert
 from pipeline.anomalies import Gap, History, detect_file
 from pipeline.aws import client
+from pipeline.dynamo import backoff
 from pipeline.file_outcomes import PARTIAL, PROCESSED, QUARANTINED, FileOutcome, record_outcome
 from pipeline.formats import UnreadableFile, decode_rows
 from pipeline.logs import log
-from pipeline.record_store import existing_records, store_records
+from pipeline.record_store import Stored, existing_records, store_records
 from pipeline.records import Record, derive
 from pipeline.rollups import change_token, gap_deltas
 from pipeline.settings import Settings
-from pipeline.site_history import histories, save_histories
+from pipeline.site_history import SitesBusy, claimed, histories
 from pipeline.sites import Site, register_unknown, site_items
 from pipeline.validation import Reading, Validated, validate_rows
+
+CLAIM_ATTEMPTS = 8  # ~5 s of backoff waiting for another file of the same site to be stored
 
 
 @dataclass(frozen=True)
@@ -109,18 +112,15 @@ def _store(settings: Settings, validated: Validated, common: dict, started: floa
     key, version = common["source_key"], common["version"]
     if validated.rejects:
         raw_files.quarantine_rejects(settings, key, validated.rejects)
-    items = site_items(settings, {r.site_id for r in validated.readings})
-    register_unknown(settings, {r.site_id for r in validated.readings}, items)
-    sites = {site_id: Site.from_item(item) for site_id, item in items.items()}
-    known_histories, versions = histories(items)
-    before = existing_records(settings, [(r.site_id, r.timestamp) for r in validated.readings])
-    assessment = assess(validated.readings, sites, key, common["processed_at"], known_histories, before)
-    # The histories go first: losing the race to another file of the same site must leave
-    # nothing written, so that the retry judges the readings against the winner's history.
-    save_histories(settings, assessment.histories, versions)
-    stored = store_records(
-        settings, assessment.records, before, change_token(key, version), gap_deltas(assessment.gaps)
-    )
+    for attempt in range(CLAIM_ATTEMPTS):
+        try:
+            assessment, stored = _judge_and_store(settings, validated.readings, key, version, common["processed_at"])
+            break
+        except SitesBusy:
+            if attempt == CLAIM_ATTEMPTS - 1:
+                raise  # still busy: the message goes back to the queue
+            log("sites_busy", level=20, source_key=key, attempt=attempt + 1)
+            backoff(attempt)
     anomalies = [r for r in assessment.records if r.anomaly]
     message_id = send_file_alert(settings, key, version, anomalies, assessment.gaps)
     status = QUARANTINED if not assessment.records else PARTIAL if validated.rejects else PROCESSED
@@ -139,6 +139,26 @@ def _store(settings: Settings, validated: Validated, common: dict, started: floa
     )
     record_outcome(settings, outcome)
     return outcome
+
+
+def _judge_and_store(
+    settings: Settings, readings: Sequence[Reading], key: str, version: str, processed_at: str
+) -> tuple[Assessment, Stored]:
+    """Judge the readings against their sites' histories and the records already stored,
+    then store them while holding the sites: a file of the same site that got in between
+    raises `SitesBusy` before anything of this one is written."""
+    site_ids = {r.site_id for r in readings}
+    items = site_items(settings, site_ids)
+    register_unknown(settings, site_ids, items)
+    sites = {site_id: Site.from_item(item) for site_id, item in items.items()}
+    known_histories, versions = histories(items)
+    versions = {site_id: versions.get(site_id, 0) for site_id in site_ids}
+    before = existing_records(settings, [(r.site_id, r.timestamp) for r in readings])
+    assessment = assess(readings, sites, key, processed_at, known_histories, before)
+    token = change_token(key, version)
+    with claimed(settings, versions, assessment.histories, token):
+        stored = store_records(settings, assessment.records, before, token, gap_deltas(assessment.gaps))
+    return assessment, stored
 
 
 def _skipped(key: str, why: str) -> Skipped:

@@ -2,8 +2,10 @@
 
 A file changes a rollup only by the difference between the records it stores and the
 records that were there before it, so a reading that arrives twice is counted once. Each
-difference is applied with a condition on a token of the file version that produced it,
-so a message redelivered after a partial failure cannot apply the same difference twice.
+rollup remembers the tokens of the file versions whose difference it holds, so a message
+redelivered after a partial failure cannot apply the same difference twice. Rollups are
+read, added to and written back in batches, which is only right while no other file moves
+them: callers hold the lease on the file's sites (`site_history.claimed`).
 """
 
 from __future__ import annotations
@@ -16,8 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from pipeline.anomalies import Gap
-from pipeline.aws import client
-from pipeline.dynamo import marshal, query
+from pipeline.dynamo import batch_get, batch_write, marshal, query
 from pipeline.records import Record
 from pipeline.settings import Settings
 
@@ -96,26 +97,21 @@ def change_token(source_key: str, version: str) -> str:
 
 
 def apply_deltas(settings: Settings, changes: dict[RollupKey, Delta], token: str) -> int:
-    """ADD each delta once per token; returns how many rollups changed now."""
-    dynamodb = client(settings, "dynamodb")
-    applied = 0
-    for (site_id, hour), delta in sorted(changes.items()):
-        names = {f"#m{i}": m for i, m in enumerate(delta)}
-        values = {f":m{i}": v for i, v in enumerate(delta.values())} | {":t": token, ":ts": {token}}
-        adds = ", ".join(f"#m{i} :m{i}" for i in range(len(delta)))
-        try:
-            dynamodb.update_item(
-                TableName=settings.rollup_table,
-                Key=marshal({"site_id": site_id, "hour": hour}),
-                UpdateExpression=f"ADD {adds}, applied_changes :ts",
-                ConditionExpression="attribute_not_exists(applied_changes) OR NOT contains(applied_changes, :t)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=marshal(values),
-            )
-            applied += 1
-        except dynamodb.exceptions.ConditionalCheckFailedException:
-            pass  # this file version's change is already in: a redelivery
-    return applied
+    """Add each delta once per token (the caller holds the sites' lease); returns how many
+    rollups changed now."""
+    keys = [{"site_id": site_id, "hour": hour} for site_id, hour in sorted(changes)]
+    stored = {(item["site_id"], item["hour"]): item for item in batch_get(settings, settings.rollup_table, keys)}
+    moved = []
+    for key, delta in sorted(changes.items()):
+        item = stored.get(key) or {"site_id": key[0], "hour": key[1]}
+        applied = item.get("applied_changes", set())
+        if token in applied:
+            continue  # this file version's change is already in: a redelivery
+        for measure, value in delta.items():
+            item[measure] = item.get(measure, Decimal(0)) + value
+        item["applied_changes"] = {*applied, token}
+        moved.append(item)
+    return batch_write(settings, settings.rollup_table, moved)
 
 
 def site_rollups(settings: Settings, site_id: str, start_hour: str, end_hour: str) -> list[Rollup]:

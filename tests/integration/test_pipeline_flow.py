@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -9,12 +10,12 @@ import pytest
 
 from pipeline import dead_letters, raw_files
 from pipeline.alert_history import delivered_alerts, sent_alerts
-from pipeline.aws import client
+from pipeline.aws import TransientError, client
 from pipeline.file_outcomes import file_outcomes
 from pipeline.record_store import recent_anomalies, site_records
 from pipeline.rollups import site_rollups
 from pipeline.simulation import encode, make_sites, simulate
-from pipeline.sites import list_sites, put_sites
+from pipeline.sites import list_sites, put_sites, site_items
 
 KEY = "raw/2026/11/29/readings.json"
 
@@ -212,33 +213,93 @@ def _notification(settings, key):
 
 
 def test_two_files_of_one_site_at_once_lose_nothing(settings, runner, monkeypatch):
-    """The file that loses the race for the site's history is retried, not half-stored."""
-    import pipeline.processing as processing
-    from pipeline.site_history import save_histories
+    """The file that loses the race for the site's claim is retried, not half-stored."""
+    import pipeline.site_history as site_history
 
     put_sites(settings, make_sites(1))
     raw_files.upload(settings, "raw/2026/11/29/a.json", json.dumps([reading(ts="2026-11-29T06:00:00Z")]).encode())
     runner.drain()
     raced = []
+    real_claim = site_history.claim
 
-    def save_after_a_rival(settings_, moved, versions):
-        if not raced:  # another invocation saves the site's history first
-            save_histories(settings_, moved, versions)
+    def claim_after_a_rival(settings_, versions, moved, token):
+        if not raced:  # another invocation claims the site first, and is done with it
+            real_claim(settings_, versions, moved, "rival")
+            site_history.release(settings_, versions, "rival")
             try:
-                save_histories(settings_, moved, versions)
+                real_claim(settings_, versions, moved, token)
             finally:
                 raced.append([r.timestamp for r in site_records(settings, "site-1")])
-        save_histories(settings_, moved, versions)
+        real_claim(settings_, versions, moved, token)
 
-    monkeypatch.setattr(processing, "save_histories", save_after_a_rival)
+    monkeypatch.setattr(site_history, "claim", claim_after_a_rival)
     raw_files.upload(settings, "raw/2026/11/29/b.json", json.dumps([reading(ts="2026-11-29T06:15:00Z")]).encode())
     runner.drain()
 
-    assert runner.stats.failed == 1  # the conflict sent the message back once
+    assert runner.stats.failed == 0  # judged again at once, without going back to the queue
     assert raced == [["2026-11-29T06:00:00Z"]]  # and nothing of the losing file was written before it
     assert [r.timestamp for r in site_records(settings, "site-1")] == ["2026-11-29T06:00:00Z", "2026-11-29T06:15:00Z"]
     [rollup] = site_rollups(settings, "site-1", "0", "9")
     assert rollup.readings == 2
+
+
+def test_a_file_waits_while_another_file_holds_its_site(settings, runner, monkeypatch):
+    import pipeline.processing as processing
+    import pipeline.site_history as site_history
+
+    put_sites(settings, make_sites(2))
+    site_history.claim(settings, {"site-2": 0}, {}, "another-file")
+    waits = []
+
+    def the_other_file_finishes(attempt):
+        waits.append([r.timestamp for s in ("site-1", "site-2") for r in site_records(settings, s)])
+        site_history.release(settings, ["site-2"], "another-file")
+
+    monkeypatch.setattr(processing, "backoff", the_other_file_finishes)
+    rows = [reading(site="site-1", ts="2026-11-29T06:00:00Z"), reading(site="site-2", ts="2026-11-29T06:00:00Z")]
+    upload_and_process(settings, runner, KEY, rows)
+
+    assert waits == [[]], "it waited once, having written nothing"
+    assert runner.stats.failed == 0
+    assert [r.readings for s in ("site-1", "site-2") for r in site_rollups(settings, s, "0", "9")] == [1, 1]
+    assert not any("lease" in item for item in site_items(settings, ["site-1", "site-2"]).values())
+
+
+def test_a_site_held_too_long_sends_the_file_back_untouched(settings, runner, monkeypatch):
+    import pipeline.processing as processing
+    import pipeline.site_history as site_history
+
+    put_sites(settings, make_sites(2))
+    site_history.claim(settings, {"site-2": 0}, {}, "another-file")
+    monkeypatch.setattr(processing, "backoff", lambda attempt: None)
+    rows = [reading(site="site-1", ts="2026-11-29T06:00:00Z"), reading(site="site-2", ts="2026-11-29T06:00:00Z")]
+    raw_files.upload(settings, KEY, json.dumps(rows).encode())
+    runner.drain(timeout=60)
+
+    assert runner.stats.failed == settings.max_receive_count
+    assert [letter.keys for letter in dead_letters.list_dead_letters(settings)] == [(KEY,)]
+    assert list(site_records(settings, "site-1")) == [] and list(site_records(settings, "site-2")) == []
+    assert "lease" not in site_items(settings, ["site-1"])["site-1"], "the sites it did take are let go"
+
+    site_history.release(settings, ["site-2"], "another-file")
+    assert dead_letters.redrive(settings) == 1
+    runner.drain(timeout=60)
+    assert [r.readings for s in ("site-1", "site-2") for r in site_rollups(settings, s, "0", "9")] == [1, 1]
+
+
+def test_a_lease_left_by_a_dead_invocation_expires(settings, monkeypatch):
+    import pipeline.site_history as site_history
+
+    put_sites(settings, make_sites(1))
+    site_history.claim(settings, {"site-1": 0}, {}, "died")
+    with pytest.raises(TransientError):
+        site_history.claim(settings, {"site-1": 1}, {}, "next")
+    site_history.claim(settings, {"site-1": 1}, {}, "died")  # its own retry takes it back at once
+
+    later = time.time() + site_history.LEASE_SECONDS + 1
+    monkeypatch.setattr(site_history.time, "time", lambda: later)
+    site_history.claim(settings, {"site-1": 2}, {}, "next")
+    assert site_items(settings, ["site-1"])["site-1"]["lease"] == "next"
 
 
 def test_sent_alerts_list_only_the_files_that_alerted(settings, runner):
