@@ -14,9 +14,8 @@ allocated is counted in another. A peak is the process's high-water RSS (VmHWM, 
 - the original Lambda held the parsed file (`json.loads`) while it wrote row by row; its
   peak is measured by loading the same object.
 
-The file is 100 sites x 1,000 one-minute readings: the handler's one UpdateItem per
-site-hour keeps 15-minute files of this size beyond the time budget on moto, and memory
-depends on the readings held, not on how many hours they cover.
+The file is 100 sites x 1,000 one-minute readings: memory depends on the readings held,
+not on how many hours they cover, and one-minute readings keep the rollups few.
 """
 
 from __future__ import annotations

@@ -5,31 +5,40 @@
 #
 # Variables (override on the command line: `make bench BENCH_OUT=build/bench-2.md`):
 #   BENCH_OUT      where `bench` also writes the combined report (stdout gets it too)
-#   BENCH_SCRIPTS  the scripts `bench` runs: the four core benchmarks and the detection score
 #
 # Targets:
 #   bench        the core benchmarks and detection at full size (under 10 minutes on 2 quiet cores)
 #   bench-quick  the four core benchmarks at tiny sizes (`--quick`), to check they still run
 #   bench-pages  the app's page timings on 50,000 readings (~6 minutes on its own)
+#
+# The timed benchmarks run one at a time, so that nothing else competes with the ratio they
+# measure; memory and detection report figures that do not depend on speed (peak RSS,
+# precision and recall), so they run side by side once the timed ones are done.
 
 BENCH_OUT ?= build/bench.md
 BENCH_CORE := bench/ingest.py bench/process.py bench/dashboard.py bench/memory.py
-BENCH_SCRIPTS ?= $(BENCH_CORE) bench/detection.py
+BENCH_TIMED := bench/ingest.py bench/process.py bench/dashboard.py
+BENCH_UNTIMED := bench/memory.py bench/detection.py
 
 .PHONY: bench bench-quick bench-pages
 
 ## bench: the core benchmarks and detection at full size; the report goes to stdout and $(BENCH_OUT)
 bench: $(VENV)/.installed
-	@mkdir -p $(dir $(BENCH_OUT)); : > $(BENCH_OUT)
-	@status=0; for script in $(BENCH_SCRIPTS); do \
+	@mkdir -p $(dir $(BENCH_OUT)); : > $(BENCH_OUT); began=$$(date +%s); status=0; \
+	for script in $(BENCH_TIMED); do \
 	  started=$$(date +%s); \
-	  if $(PY) $$script > $(BENCH_OUT).part; then \
-	    cat $(BENCH_OUT).part; cat $(BENCH_OUT).part >> $(BENCH_OUT); \
-	  else \
-	    status=1; cat $(BENCH_OUT).part; echo "$$script failed" >&2; \
-	  fi; \
+	  $(PY) $$script > $(BENCH_OUT).part || { status=1; echo "$$script failed" >&2; }; \
+	  tee -a $(BENCH_OUT) < $(BENCH_OUT).part; \
 	  echo "[$$script took $$(( $$(date +%s) - started )) s]" >&2; \
-	done; rm -f $(BENCH_OUT).part; exit $$status
+	done; \
+	set --; for script in $(BENCH_UNTIMED); do \
+	  $(PY) $$script > $(BENCH_OUT).$$(basename $$script).part & set -- "$$@" "$$!:$$script"; \
+	done; \
+	for job in "$$@"; do \
+	  script=$${job#*:}; wait $${job%%:*} || { status=1; echo "$$script failed" >&2; }; \
+	  tee -a $(BENCH_OUT) < $(BENCH_OUT).$$(basename $$script).part; rm -f $(BENCH_OUT).$$(basename $$script).part; \
+	done; \
+	rm -f $(BENCH_OUT).part; echo "[make bench took $$(( $$(date +%s) - began )) s]" >&2; exit $$status
 
 ## bench-quick: the core benchmarks at tiny sizes, to see that none has rotted
 bench-quick: $(VENV)/.installed

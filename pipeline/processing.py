@@ -25,7 +25,7 @@ from pipeline.record_store import Stored, existing_records, store_records
 from pipeline.records import Record, derive
 from pipeline.rollups import change_token, gap_deltas
 from pipeline.settings import Settings
-from pipeline.site_history import SitesBusy, claimed, histories
+from pipeline.site_claims import SitesBusy, claimed, histories
 from pipeline.sites import Site, register_unknown, site_items
 from pipeline.validation import Reading, Validated, validate_rows
 

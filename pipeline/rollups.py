@@ -5,7 +5,7 @@ records that were there before it, so a reading that arrives twice is counted on
 rollup remembers the tokens of the file versions whose difference it holds, so a message
 redelivered after a partial failure cannot apply the same difference twice. Rollups are
 read, added to and written back in batches, which is only right while no other file moves
-them: callers hold the lease on the file's sites (`site_history.claimed`).
+them: callers hold the lease on the file's sites (`site_claims.claimed`).
 """
 
 from __future__ import annotations

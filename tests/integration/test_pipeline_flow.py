@@ -214,25 +214,25 @@ def _notification(settings, key):
 
 def test_two_files_of_one_site_at_once_lose_nothing(settings, runner, monkeypatch):
     """The file that loses the race for the site's claim is retried, not half-stored."""
-    import pipeline.site_history as site_history
+    import pipeline.site_claims as site_claims
 
     put_sites(settings, make_sites(1))
     raw_files.upload(settings, "raw/2026/11/29/a.json", json.dumps([reading(ts="2026-11-29T06:00:00Z")]).encode())
     runner.drain()
     raced = []
-    real_claim = site_history.claim
+    real_claim = site_claims.claim
 
     def claim_after_a_rival(settings_, versions, moved, token):
         if not raced:  # another invocation claims the site first, and is done with it
             real_claim(settings_, versions, moved, "rival")
-            site_history.release(settings_, versions, "rival")
+            site_claims.release(settings_, versions, "rival")
             try:
                 real_claim(settings_, versions, moved, token)
             finally:
                 raced.append([r.timestamp for r in site_records(settings, "site-1")])
         real_claim(settings_, versions, moved, token)
 
-    monkeypatch.setattr(site_history, "claim", claim_after_a_rival)
+    monkeypatch.setattr(site_claims, "claim", claim_after_a_rival)
     raw_files.upload(settings, "raw/2026/11/29/b.json", json.dumps([reading(ts="2026-11-29T06:15:00Z")]).encode())
     runner.drain()
 
@@ -245,15 +245,15 @@ def test_two_files_of_one_site_at_once_lose_nothing(settings, runner, monkeypatc
 
 def test_a_file_waits_while_another_file_holds_its_site(settings, runner, monkeypatch):
     import pipeline.processing as processing
-    import pipeline.site_history as site_history
+    import pipeline.site_claims as site_claims
 
     put_sites(settings, make_sites(2))
-    site_history.claim(settings, {"site-2": 0}, {}, "another-file")
+    site_claims.claim(settings, {"site-2": 0}, {}, "another-file")
     waits = []
 
     def the_other_file_finishes(attempt):
         waits.append([r.timestamp for s in ("site-1", "site-2") for r in site_records(settings, s)])
-        site_history.release(settings, ["site-2"], "another-file")
+        site_claims.release(settings, ["site-2"], "another-file")
 
     monkeypatch.setattr(processing, "backoff", the_other_file_finishes)
     rows = [reading(site="site-1", ts="2026-11-29T06:00:00Z"), reading(site="site-2", ts="2026-11-29T06:00:00Z")]
@@ -267,10 +267,10 @@ def test_a_file_waits_while_another_file_holds_its_site(settings, runner, monkey
 
 def test_a_site_held_too_long_sends_the_file_back_untouched(settings, runner, monkeypatch):
     import pipeline.processing as processing
-    import pipeline.site_history as site_history
+    import pipeline.site_claims as site_claims
 
     put_sites(settings, make_sites(2))
-    site_history.claim(settings, {"site-2": 0}, {}, "another-file")
+    site_claims.claim(settings, {"site-2": 0}, {}, "another-file")
     monkeypatch.setattr(processing, "backoff", lambda attempt: None)
     rows = [reading(site="site-1", ts="2026-11-29T06:00:00Z"), reading(site="site-2", ts="2026-11-29T06:00:00Z")]
     raw_files.upload(settings, KEY, json.dumps(rows).encode())
@@ -281,24 +281,24 @@ def test_a_site_held_too_long_sends_the_file_back_untouched(settings, runner, mo
     assert list(site_records(settings, "site-1")) == [] and list(site_records(settings, "site-2")) == []
     assert "lease" not in site_items(settings, ["site-1"])["site-1"], "the sites it did take are let go"
 
-    site_history.release(settings, ["site-2"], "another-file")
+    site_claims.release(settings, ["site-2"], "another-file")
     assert dead_letters.redrive(settings) == 1
     runner.drain(timeout=60)
     assert [r.readings for s in ("site-1", "site-2") for r in site_rollups(settings, s, "0", "9")] == [1, 1]
 
 
 def test_a_lease_left_by_a_dead_invocation_expires(settings, monkeypatch):
-    import pipeline.site_history as site_history
+    import pipeline.site_claims as site_claims
 
     put_sites(settings, make_sites(1))
-    site_history.claim(settings, {"site-1": 0}, {}, "died")
+    site_claims.claim(settings, {"site-1": 0}, {}, "died")
     with pytest.raises(TransientError):
-        site_history.claim(settings, {"site-1": 1}, {}, "next")
-    site_history.claim(settings, {"site-1": 1}, {}, "died")  # its own retry takes it back at once
+        site_claims.claim(settings, {"site-1": 1}, {}, "next")
+    site_claims.claim(settings, {"site-1": 1}, {}, "died")  # its own retry takes it back at once
 
-    later = time.time() + site_history.LEASE_SECONDS + 1
-    monkeypatch.setattr(site_history.time, "time", lambda: later)
-    site_history.claim(settings, {"site-1": 2}, {}, "next")
+    later = time.time() + site_claims.LEASE_SECONDS + 1
+    monkeypatch.setattr(site_claims.time, "time", lambda: later)
+    site_claims.claim(settings, {"site-1": 2}, {}, "next")
     assert site_items(settings, ["site-1"])["site-1"]["lease"] == "next"
 
 

@@ -103,8 +103,8 @@ def _release_action(settings: Settings, site_id: str, token: str) -> dict[str, A
 def _claim_action(
     settings: Settings, site_id: str, version: int, history: History | None, token: str, now: int
 ) -> dict[str, Any]:
-    values: dict[str, Any] = {":next": version + 1, ":seen": version, ":t": token, ":until": now + LEASE_SECONDS}
-    values[":now"] = now
+    values: dict[str, Any] = {":next": version + 1, ":seen": version, ":t": token, ":now": now}
+    values[":until"] = now + LEASE_SECONDS
     update = "SET history_version = :next, lease = :t, lease_until = :until"
     if history is not None:
         update += ", history = :h"
