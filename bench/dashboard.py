@@ -81,7 +81,7 @@ class Seeder:
     sites: list[Site]
     newest: datetime  # the last reading's interval end
     stored_per_site: int = 0
-    totals: dict[tuple[str, str], dict[str, Decimal]] = field(default_factory=dict)
+    days: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # the rollup items, by key
     stored: dict[tuple[str, str], Any] = field(default_factory=dict)  # what the table holds, by key
     source_key: str = "raw/bench/dashboard-seed.json"
     how: str = ""
@@ -106,14 +106,14 @@ class Seeder:
             self.stored_per_site += count
 
     def _add_rollups(self, moves: dict[tuple[str, str], dict[str, Decimal]]) -> None:
-        for key, delta in moves.items():
-            total = self.totals.setdefault(key, {})
-            for measure, value in delta.items():
-                total[measure] = total.get(measure, Decimal(0)) + value
-        items = [
-            {"site_id": site_id, "hour": hour, **self.totals[(site_id, hour)], "applied_changes": {"seed"}}
-            for site_id, hour in moves
-        ]
+        """The day items these hourly deltas move, added to as the pipeline adds to them."""
+        token = f"seed-{self.stored_per_site}"
+        items = []
+        for key, hour_deltas in rollups.by_day(moves).items():
+            item = rollups.add_to_day(self.days.get(key), *key, hour_deltas, token)
+            if item is not None:
+                self.days[key] = item
+                items.append(item)
         self.write(self.settings.rollup_table, items)
 
     def write(self, table: str, items: list[dict[str, Any]]) -> None:

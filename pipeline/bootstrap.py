@@ -63,7 +63,7 @@ def table_specs(settings: Settings) -> dict[str, TableSpec]:
     """Table name -> its keys. Records keep the original `energy_data` attribute names."""
     return {
         settings.table: TableSpec("site_id", "timestamp", (Index(ANOMALY_INDEX, "anomaly_shard", "timestamp"),)),
-        settings.rollup_table: TableSpec("site_id", "hour"),
+        settings.rollup_table: TableSpec("site_id", "day"),
         settings.sites_table: TableSpec("site_id"),
         settings.files_table: TableSpec(
             "source_key", None, (Index(FILES_BY_DAY_INDEX, "processed_day", "processed_at"),)

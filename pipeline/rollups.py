@@ -1,9 +1,13 @@
-"""Hourly per-site rollups: what the charts read instead of the raw readings.
+"""Per-site rollups by hour: what the charts read instead of the raw readings.
+
+One item per site and UTC day (`energy_rollups`, key `site_id` + `day`) holds that day's
+hours in a map, `hours["06"] = {generated_kwh, consumed_kwh, ...}`: a chart over a week
+reads 8 items per site, over 90 days 91, and a file touching a day rewrites one item.
 
 A file changes a rollup only by the difference between the records it stores and the
 records that were there before it, so a reading that arrives twice is counted once. Each
-rollup remembers the tokens of the file versions whose difference it holds, so a message
-redelivered after a partial failure cannot apply the same difference twice. Rollups are
+day item remembers the tokens of the file versions whose difference it holds, so a message
+redelivered after a partial failure cannot apply the same difference twice. Day items are
 read, added to and written back in batches, which is only right while no other file moves
 them: callers hold the lease on the file's sites (`site_claims.claimed`).
 """
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -41,22 +45,26 @@ class Rollup:
     missing_intervals: int = 0  # readings the site should have sent in this hour and did not
 
     @classmethod
-    def from_item(cls, item: dict[str, Any]) -> Rollup:
+    def from_measures(cls, site_id: str, hour: str, measures: Mapping[str, Any]) -> Rollup:
         return cls(
-            site_id=item["site_id"],
-            hour=item["hour"],
-            generated_kwh=item.get("generated_kwh", Decimal(0)),
-            consumed_kwh=item.get("consumed_kwh", Decimal(0)),
-            net_kwh=item.get("net_kwh", Decimal(0)),
-            self_supplied_kwh=item.get("self_supplied_kwh", Decimal(0)),
-            readings=int(item.get("readings", 0)),
-            anomalies=int(item.get("anomalies", 0)),
-            missing_intervals=int(item.get("missing_intervals", 0)),
+            site_id=site_id,
+            hour=hour,
+            generated_kwh=measures.get("generated_kwh", Decimal(0)),
+            consumed_kwh=measures.get("consumed_kwh", Decimal(0)),
+            net_kwh=measures.get("net_kwh", Decimal(0)),
+            self_supplied_kwh=measures.get("self_supplied_kwh", Decimal(0)),
+            readings=int(measures.get("readings", 0)),
+            anomalies=int(measures.get("anomalies", 0)),
+            missing_intervals=int(measures.get("missing_intervals", 0)),
         )
 
 
 def hour_of(timestamp: str) -> str:
     return f"{timestamp[:13]}:00:00Z"
+
+
+def day_of(hour: str) -> str:
+    return hour[:10]
 
 
 def contribution(record: Record) -> Delta:
@@ -96,32 +104,55 @@ def change_token(source_key: str, version: str) -> str:
     return hashlib.sha256(f"{source_key}\n{version}".encode()).hexdigest()[:20]
 
 
-def apply_deltas(settings: Settings, changes: dict[RollupKey, Delta], token: str) -> int:
-    """Add each delta once per token (the caller holds the sites' lease); returns how many
-    rollups changed now."""
-    keys = [{"site_id": site_id, "hour": hour} for site_id, hour in sorted(changes)]
-    stored = {(item["site_id"], item["hour"]): item for item in batch_get(settings, settings.rollup_table, keys)}
-    moved = []
-    for key, delta in sorted(changes.items()):
-        item = stored.get(key) or {"site_id": key[0], "hour": key[1]}
-        applied = item.get("applied_changes", set())
-        if token in applied:
-            continue  # this file version's change is already in: a redelivery
+def add_to_day(
+    item: Mapping[str, Any] | None, site_id: str, day: str, hour_deltas: Mapping[str, Delta], token: str
+) -> dict[str, Any] | None:
+    """The day's item with each hour's delta added for the file version `token`, or None
+    when that file version's change is already in (a redelivery)."""
+    item = item or {"site_id": site_id, "day": day}
+    applied = item.get("applied_changes", set())
+    if token in applied:
+        return None
+    hours = {hh: dict(measures) for hh, measures in item.get("hours", {}).items()}
+    for hour, delta in hour_deltas.items():
+        totals = hours.setdefault(hour[11:13], {})
         for measure, value in delta.items():
-            item[measure] = item.get(measure, Decimal(0)) + value
-        item["applied_changes"] = {*applied, token}
-        moved.append(item)
-    return batch_write(settings, settings.rollup_table, moved)
+            totals[measure] = totals.get(measure, Decimal(0)) + value
+    return {**item, "hours": hours, "applied_changes": {*applied, token}}
+
+
+def by_day(changes: Mapping[RollupKey, Delta]) -> dict[tuple[str, str], dict[str, Delta]]:
+    """Hourly deltas grouped by the (site, day) item they belong to."""
+    grouped: dict[tuple[str, str], dict[str, Delta]] = defaultdict(dict)
+    for (site_id, hour), delta in changes.items():
+        grouped[(site_id, day_of(hour))][hour] = delta
+    return dict(grouped)
+
+
+def apply_deltas(settings: Settings, changes: Mapping[RollupKey, Delta], token: str) -> int:
+    """Add each delta once per token (the caller holds the sites' lease); returns how many
+    day items changed now."""
+    days = by_day(changes)
+    keys = [{"site_id": site_id, "day": day} for site_id, day in sorted(days)]
+    stored = {(item["site_id"], item["day"]): item for item in batch_get(settings, settings.rollup_table, keys)}
+    moved = [add_to_day(stored.get(key), *key, days[key], token) for key in sorted(days)]
+    return batch_write(settings, settings.rollup_table, [item for item in moved if item is not None])
 
 
 def site_rollups(settings: Settings, site_id: str, start_hour: str, end_hour: str) -> list[Rollup]:
-    """A site's rollups with `start_hour <= hour <= end_hour`, oldest first."""
+    """A site's hourly rollups with `start_hour <= hour <= end_hour`, oldest first."""
     items = query(
         settings,
         TableName=settings.rollup_table,
-        KeyConditionExpression="site_id = :s AND #h BETWEEN :a AND :b",
-        ProjectionExpression=", ".join(["site_id", "#h", *MEASURES]),
-        ExpressionAttributeNames={"#h": "hour"},
-        ExpressionAttributeValues=marshal({":s": site_id, ":a": start_hour, ":b": end_hour}),
+        KeyConditionExpression="site_id = :s AND #d BETWEEN :a AND :b",
+        ProjectionExpression="site_id, #d, hours",
+        ExpressionAttributeNames={"#d": "day"},
+        ExpressionAttributeValues=marshal({":s": site_id, ":a": day_of(start_hour), ":b": day_of(end_hour)}),
     )
-    return [Rollup.from_item(item) for item in items]
+    found = []
+    for item in items:
+        for hh, measures in sorted(item.get("hours", {}).items()):
+            hour = f"{item['day']}T{hh}:00:00Z"
+            if start_hour <= hour <= end_hour:
+                found.append(Rollup.from_measures(site_id, hour, measures))
+    return found

@@ -46,7 +46,7 @@ resource "aws_dynamodb_table" "rollups" {
   name         = local.table_names.rollups
   billing_mode = "PAY_PER_REQUEST"
   hash_key     = "site_id"
-  range_key    = "hour"
+  range_key    = "day"
 
   attribute {
     name = "site_id"
@@ -54,7 +54,7 @@ resource "aws_dynamodb_table" "rollups" {
   }
 
   attribute {
-    name = "hour"
+    name = "day"
     type = "S"
   }
 

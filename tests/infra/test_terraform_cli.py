@@ -258,7 +258,7 @@ def test_apply_then_the_pipeline_runs_on_what_terraform_made_then_destroy(
             KeyConditionExpression="site_id = :s",
             ExpressionAttributeValues={":s": {"S": "tf-site"}},
         )["Items"]
-        assert rollup["hour"]["S"] == "2025-06-01T12:00:00Z" and rollup["readings"]["N"] == "2"
+        assert rollup["day"]["S"] == "2025-06-01" and rollup["hours"]["M"]["12"]["M"]["readings"]["N"] == "2"
         rejects = s3.get_object(Bucket=bucket, Key=f"quarantine/{key}.rejects.jsonl")["Body"].read().decode()
         assert "yesterday-ish" in rejects
         ledger = dynamodb.get_item(TableName=env["ENERGY_FILES_TABLE"], Key={"source_key": {"S": key}})["Item"]

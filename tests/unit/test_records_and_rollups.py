@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 from pipeline.records import Record, anomaly_shard, derive
-from pipeline.rollups import change_token, deltas, hour_of
+from pipeline.rollups import add_to_day, by_day, change_token, deltas, hour_of
 from pipeline.validation import Reading
 
 
@@ -63,3 +63,41 @@ def test_an_unchanged_reading_changes_nothing():
 def test_change_tokens_differ_per_file_version():
     assert change_token("raw/a.json", "v1") != change_token("raw/a.json", "v2")
     assert change_token("raw/a.json", "v1") == change_token("raw/a.json", "v1")
+
+
+def test_hourly_deltas_go_to_their_sites_day_item():
+    changes = {
+        ("site-1", "2026-11-29T06:00:00Z"): {"readings": Decimal(2)},
+        ("site-1", "2026-11-29T07:00:00Z"): {"readings": Decimal(1)},
+        ("site-1", "2026-11-30T00:00:00Z"): {"readings": Decimal(4)},
+        ("site-2", "2026-11-29T06:00:00Z"): {"missing_intervals": Decimal(3)},
+    }
+    assert by_day(changes) == {
+        ("site-1", "2026-11-29"): {
+            "2026-11-29T06:00:00Z": {"readings": 2},
+            "2026-11-29T07:00:00Z": {"readings": 1},
+        },
+        ("site-1", "2026-11-30"): {"2026-11-30T00:00:00Z": {"readings": 4}},
+        ("site-2", "2026-11-29"): {"2026-11-29T06:00:00Z": {"missing_intervals": 3}},
+    }
+
+
+def test_a_day_item_adds_each_file_versions_change_once():
+    first = add_to_day(None, "site-1", "2026-11-29", {"2026-11-29T06:00:00Z": {"readings": Decimal(2)}}, "a")
+    assert first == {
+        "site_id": "site-1",
+        "day": "2026-11-29",
+        "hours": {"06": {"readings": 2}},
+        "applied_changes": {"a"},
+    }
+    second = add_to_day(
+        first,
+        "site-1",
+        "2026-11-29",
+        {"2026-11-29T06:00:00Z": {"readings": Decimal(-1), "net_kwh": Decimal("0.5")}, "2026-11-29T23:00:00Z": {}},
+        "b",
+    )
+    assert second["hours"] == {"06": {"readings": 1, "net_kwh": Decimal("0.5")}, "23": {}}
+    assert second["applied_changes"] == {"a", "b"}
+    assert first["hours"] == {"06": {"readings": 2}}, "the item read is not changed in place"
+    assert add_to_day(second, "site-1", "2026-11-29", {"2026-11-29T06:00:00Z": {"readings": Decimal(5)}}, "a") is None
