@@ -145,7 +145,6 @@ def site_rollups(settings: Settings, site_id: str, start_hour: str, end_hour: st
         settings,
         TableName=settings.rollup_table,
         KeyConditionExpression="site_id = :s AND #d BETWEEN :a AND :b",
-        ProjectionExpression="site_id, #d, hours",
         ExpressionAttributeNames={"#d": "day"},
         ExpressionAttributeValues=marshal({":s": site_id, ":a": day_of(start_hour), ":b": day_of(end_hour)}),
     )

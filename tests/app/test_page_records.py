@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
+import pytest
 
 from dashboard import data
 from dashboard.tables import ANOMALY_STYLE
+from pipeline import raw_files
 from pipeline.record_store import site_records
 from pipeline.simulation import upload_simulated
 
@@ -68,7 +71,24 @@ def test_unknown_site_in_the_link_falls_back_with_a_warning(seeded, open_page, t
     assert at.selectbox(key="records_site").value == "site-1"
 
 
-def test_anomaly_rows_are_highlighted_and_only_they(seeded, open_page):
+@pytest.fixture
+def flagged(seeded, stack, process) -> None:
+    """AND two recent site-1 readings that the original rules flag: which anomalies the
+    simulator places depends on the time of day, so the test does not rely on them."""
+    now = datetime.now(UTC)
+    quarter = now.replace(minute=now.minute // 15 * 15, second=0, microsecond=0)
+    rows = [
+        {"site_id": "site-1", "timestamp": f"{quarter - timedelta(minutes=m):%Y-%m-%dT%H:%M:%SZ}", **energies}
+        for m, energies in (
+            (15, {"energy_generated_kwh": -1, "energy_consumed_kwh": 2}),
+            (30, {"energy_generated_kwh": 3, "energy_consumed_kwh": -2}),
+        )
+    ]
+    raw_files.upload(stack, f"raw/{now:%Y/%m/%d}/flagged.json", json.dumps(rows).encode())
+    process()
+
+
+def test_anomaly_rows_are_highlighted_and_only_they(flagged, open_page):
     at = open_page(RECORDS)
     shown = table(at)
     anomalies = int(shown["anomaly"].sum())
@@ -78,7 +98,7 @@ def test_anomaly_rows_are_highlighted_and_only_they(seeded, open_page):
     assert (flagged["reasons"] != "").all()
 
 
-def test_anomalies_only(seeded, open_page):
+def test_anomalies_only(flagged, open_page):
     at = open_page(RECORDS)
     everything = len(table(at))
     at.toggle(key="records_anomalies").set_value(True).run()
