@@ -18,6 +18,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -140,18 +141,35 @@ def apply_deltas(settings: Settings, changes: Mapping[RollupKey, Delta], token: 
 
 
 def site_rollups(settings: Settings, site_id: str, start_hour: str, end_hour: str) -> list[Rollup]:
-    """A site's hourly rollups with `start_hour <= hour <= end_hour`, oldest first."""
-    items = query(
-        settings,
-        TableName=settings.rollup_table,
-        KeyConditionExpression="site_id = :s AND #d BETWEEN :a AND :b",
-        ExpressionAttributeNames={"#d": "day"},
-        ExpressionAttributeValues=marshal({":s": site_id, ":a": day_of(start_hour), ":b": day_of(end_hour)}),
-    )
+    """A site's hourly rollups with `start_hour <= hour <= end_hour`, oldest first.
+
+    Reads the day items newest first, at most one per day of the range: a Query stops
+    there on DynamoDB anyway, and moto, which walks a site's items until the limit, stops
+    early too.
+    """
+    request: dict[str, Any] = {
+        "TableName": settings.rollup_table,
+        "KeyConditionExpression": "site_id = :s AND #d BETWEEN :a AND :b",
+        "ExpressionAttributeNames": {"#d": "day"},
+        "ExpressionAttributeValues": marshal({":s": site_id, ":a": day_of(start_hour), ":b": day_of(end_hour)}),
+        "ScanIndexForward": False,
+    }
+    days = _days_in(start_hour, end_hour)
+    if days is not None:
+        request["PaginationConfig"] = {"MaxItems": days, "PageSize": days}
     found = []
-    for item in items:
-        for hh, measures in sorted(item.get("hours", {}).items()):
+    for item in query(settings, **request):
+        for hh, measures in sorted(item.get("hours", {}).items(), reverse=True):
             hour = f"{item['day']}T{hh}:00:00Z"
             if start_hour <= hour <= end_hour:
                 found.append(Rollup.from_measures(site_id, hour, measures))
-    return found
+    return found[::-1]
+
+
+def _days_in(start_hour: str, end_hour: str) -> int | None:
+    """How many days `start_hour`..`end_hour` touch; None for open bounds such as "0".."9"."""
+    try:
+        days = (date.fromisoformat(day_of(end_hour)) - date.fromisoformat(day_of(start_hour))).days + 1
+    except ValueError:
+        return None
+    return max(days, 1)

@@ -308,3 +308,26 @@ def test_sent_alerts_list_only_the_files_that_alerted(settings, runner):
 
     [alerted] = sent_alerts(settings, [file_outcomes(settings, [KEY])[KEY].processed_at[:10]])
     assert alerted.source_key == KEY and "Anomaly Detected!" in alerted.alert_message
+
+
+def test_rollups_of_a_window_are_its_hours_across_days_and_no_more(settings, runner):
+    """Hourly rollups live in one item per site and day; a window that cuts through days,
+    with readings before, inside and after it, returns exactly its hours, oldest first."""
+    stamps = [
+        "2026-11-26T23:15:00Z",  # before the window
+        "2026-11-27T05:00:00Z",
+        "2026-11-27T05:45:00Z",
+        "2026-11-28T00:00:00Z",
+        "2026-11-29T10:30:00Z",
+        "2026-11-29T11:00:00Z",  # after the window
+        "2026-12-01T00:00:00Z",  # a later day
+    ]
+    upload_and_process(settings, runner, KEY, [reading(ts=ts) for ts in stamps])
+
+    window = site_rollups(settings, "site-1", "2026-11-27T05:00:00Z", "2026-11-29T10:00:00Z")
+    assert [(r.hour, r.readings) for r in window] == [
+        ("2026-11-27T05:00:00Z", 2),
+        ("2026-11-28T00:00:00Z", 1),
+        ("2026-11-29T10:00:00Z", 1),
+    ]
+    assert sum(r.readings for r in site_rollups(settings, "site-1", "0", "9")) == len(stamps)
