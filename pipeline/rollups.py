@@ -28,7 +28,6 @@ from pipeline.records import Record
 from pipeline.settings import Settings
 
 READING_MEASURES = ("generated_kwh", "consumed_kwh", "net_kwh", "self_supplied_kwh", "readings", "anomalies")
-MEASURES = (*READING_MEASURES, "missing_intervals")
 RollupKey = tuple[str, str]
 Delta = dict[str, Decimal]
 
