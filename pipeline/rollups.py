@@ -129,14 +129,13 @@ def by_day(changes: Mapping[RollupKey, Delta]) -> dict[tuple[str, str], dict[str
     return dict(grouped)
 
 
-def apply_deltas(settings: Settings, changes: Mapping[RollupKey, Delta], token: str) -> int:
-    """Add each delta once per token (the caller holds the sites' lease); returns how many
-    day items changed now."""
+def apply_deltas(settings: Settings, changes: Mapping[RollupKey, Delta], token: str) -> None:
+    """Add each delta once per token (the caller holds the sites' lease)."""
     days = by_day(changes)
     keys = [{"site_id": site_id, "day": day} for site_id, day in sorted(days)]
     stored = {(item["site_id"], item["day"]): item for item in batch_get(settings, settings.rollup_table, keys)}
     moved = [add_to_day(stored.get(key), *key, days[key], token) for key in sorted(days)]
-    return batch_write(settings, settings.rollup_table, [item for item in moved if item is not None])
+    batch_write(settings, settings.rollup_table, [item for item in moved if item is not None])
 
 
 def site_rollups(settings: Settings, site_id: str, start_hour: str, end_hour: str) -> list[Rollup]:

@@ -57,7 +57,7 @@ def claimed(
 
 def claim(settings: Settings, versions: Mapping[str, int], moved: Mapping[str, History], token: str) -> None:
     dynamodb = client(settings, "dynamodb")
-    now = int(time.time())
+    now = _now()
     taken: list[str] = []
     for sites in chunks(sorted(versions), TRANSACTION_ITEMS):
         actions = [_claim_action(settings, site, versions[site], moved.get(site), token, now) for site in sites]
@@ -103,8 +103,13 @@ def _release_action(settings: Settings, site_id: str, token: str) -> dict[str, A
 def _claim_action(
     settings: Settings, site_id: str, version: int, history: History | None, token: str, now: int
 ) -> dict[str, Any]:
-    values: dict[str, Any] = {":next": version + 1, ":seen": version, ":t": token, ":now": now}
-    values[":until"] = now + LEASE_SECONDS
+    values: dict[str, Any] = {
+        ":next": version + 1,
+        ":seen": version,
+        ":t": token,
+        ":now": now,
+        ":until": now + LEASE_SECONDS,
+    }
     update = "SET history_version = :next, lease = :t, lease_until = :until"
     if history is not None:
         update += ", history = :h"
@@ -121,3 +126,8 @@ def _claim_action(
             "ExpressionAttributeValues": marshal(values),
         }
     }
+
+
+def _now() -> int:
+    """Seconds since the epoch: leases are compared on the clocks of the processes that hold them."""
+    return int(time.time())
