@@ -9,7 +9,7 @@ dead-lettered.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -21,11 +21,12 @@ from pipeline.dynamo import backoff
 from pipeline.file_outcomes import PARTIAL, PROCESSED, QUARANTINED, FileOutcome, record_outcome
 from pipeline.formats import UnreadableFile, decode_rows
 from pipeline.logs import log
+from pipeline.rebuild import rebuild_days
 from pipeline.record_store import Stored, existing_records, store_records
 from pipeline.records import Record, derive
 from pipeline.rollups import change_token, gap_deltas
 from pipeline.settings import Settings
-from pipeline.site_claims import SitesBusy, claimed, histories
+from pipeline.site_claims import Inflight, SitesBusy, claimed, site_states
 from pipeline.sites import Site, register_unknown, site_items
 from pipeline.validation import Reading, Validated, validate_rows
 
@@ -109,56 +110,98 @@ def process_object(
 
 
 def _store(settings: Settings, validated: Validated, common: dict, started: float) -> FileOutcome:
-    key, version = common["source_key"], common["version"]
+    key = common["source_key"]
     if validated.rejects:
         raw_files.quarantine_rejects(settings, key, validated.rejects)
+
+    def report(assessment: Assessment, stored: Stored, processed_at: str) -> FileOutcome:
+        anomalies = [r for r in assessment.records if r.anomaly]
+        message_id = send_file_alert(settings, key, common["version"], anomalies, assessment.gaps)
+        status = QUARANTINED if not assessment.records else PARTIAL if validated.rejects else PROCESSED
+        outcome = FileOutcome(
+            status=status,
+            readings=len(assessment.records),
+            written=stored.written,
+            unchanged=stored.unchanged,
+            duplicates=validated.duplicates,
+            rejected=len(validated.rejects),
+            anomalies=len(anomalies),
+            missing_intervals=sum(g.missing for g in assessment.gaps),
+            duration_ms=_ms(started),
+            alert_message_id=message_id,
+            **{**common, "processed_at": processed_at},
+        )
+        record_outcome(settings, outcome)
+        return outcome
+
     for attempt in range(CLAIM_ATTEMPTS):
         try:
-            assessment, stored = _judge_and_store(settings, validated.readings, key, version, common["processed_at"])
-            break
+            return _judge_and_store(settings, validated.readings, common, report)
         except SitesBusy:
             if attempt == CLAIM_ATTEMPTS - 1:
                 raise  # still busy: the message goes back to the queue
             log("sites_busy", level=20, source_key=key, attempt=attempt + 1)
             backoff(attempt)
-    anomalies = [r for r in assessment.records if r.anomaly]
-    message_id = send_file_alert(settings, key, version, anomalies, assessment.gaps)
-    status = QUARANTINED if not assessment.records else PARTIAL if validated.rejects else PROCESSED
-    outcome = FileOutcome(
-        status=status,
-        readings=len(assessment.records),
-        written=stored.written,
-        unchanged=stored.unchanged,
-        duplicates=validated.duplicates,
-        rejected=len(validated.rejects),
-        anomalies=len(anomalies),
-        missing_intervals=sum(g.missing for g in assessment.gaps),
-        duration_ms=_ms(started),
-        alert_message_id=message_id,
-        **common,
-    )
-    record_outcome(settings, outcome)
-    return outcome
+    raise AssertionError("unreachable")
 
 
 def _judge_and_store(
-    settings: Settings, readings: Sequence[Reading], key: str, version: str, processed_at: str
-) -> tuple[Assessment, Stored]:
+    settings: Settings,
+    readings: Sequence[Reading],
+    common: dict,
+    report: Callable[[Assessment, Stored, str], FileOutcome],
+) -> FileOutcome:
     """Judge the readings against their sites' histories and the records already stored,
-    then store them while holding the sites: a file of the same site that got in between
-    raises `SitesBusy` before anything of this one is written."""
+    then store them and report the file while holding the sites: a file of the same site
+    that got in between raises `SitesBusy` before anything of this one is written.
+
+    A retry of a try that failed half-way finds it in flight on its sites and repeats it
+    exactly: same histories, same processing time, the rollup days it moved left alone.
+    """
+    key, version = common["source_key"], common["version"]
+    token = change_token(key, version)
     site_ids = {r.site_id for r in readings}
     items = site_items(settings, site_ids)
     register_unknown(settings, site_ids, items)
     sites = {site_id: Site.from_item(item) for site_id, item in items.items()}
-    known_histories, versions = histories(items)
-    versions = {site_id: versions.get(site_id, 0) for site_id in site_ids}
+    states = site_states(items, site_ids, token)
+    resumed = {site_id: state.resumed for site_id, state in states.items() if state.resumed is not None}
+    processed_at = next(iter(resumed.values())).processed_at if resumed else common["processed_at"]
     before = existing_records(settings, [(r.site_id, r.timestamp) for r in readings])
-    assessment = assess(readings, sites, key, processed_at, known_histories, before)
-    token = change_token(key, version)
-    with claimed(settings, versions, assessment.histories, token):
-        stored = store_records(settings, assessment.records, before, token, gap_deltas(assessment.gaps))
-    return assessment, stored
+    judged_against = {site_id: state.history for site_id, state in states.items()}
+    assessment = assess(readings, sites, key, processed_at, judged_against, before)
+    days = _days_moved(assessment)
+    inflight = {
+        site_id: Inflight(token, state.history, processed_at, days.get(site_id, ()), state.repair)
+        for site_id, state in states.items()
+    }
+    versions = {site_id: state.version for site_id, state in states.items()}
+    with claimed(settings, versions, assessment.histories, token, inflight) as lease:
+        for site_id, state in states.items():
+            if state.repair:
+                rebuilt = rebuild_days(settings, site_id, state.repair)
+                log("abandoned_try_repaired", level=30, source_key=key, site_id=site_id, days_rebuilt=rebuilt)
+        stored = store_records(
+            settings,
+            assessment.records,
+            before,
+            token,
+            gap_deltas(assessment.gaps),
+            resuming=resumed.keys(),
+            lease=lease,
+        )
+        lease.check()
+        return report(assessment, stored, processed_at)
+
+
+def _days_moved(assessment: Assessment) -> dict[str, tuple[str, ...]]:
+    """The rollup days each site's records and gaps move."""
+    days: dict[str, set[str]] = {}
+    for record in assessment.records:
+        days.setdefault(record.site_id, set()).add(record.timestamp[:10])
+    for gap in assessment.gaps:
+        days.setdefault(gap.site_id, set()).add(gap.first_missing[:10])
+    return {site_id: tuple(sorted(found)) for site_id, found in days.items()}
 
 
 def _skipped(key: str, why: str) -> Skipped:

@@ -8,7 +8,7 @@ the key or on the sparse anomaly index; nothing here scans the table.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
@@ -17,6 +17,7 @@ from pipeline.dynamo import batch_get, batch_write, marshal, query
 from pipeline.records import Record
 from pipeline.rollups import Delta, RollupKey, apply_deltas, deltas
 from pipeline.settings import Settings
+from pipeline.site_claims import Lease
 
 
 @dataclass(frozen=True)
@@ -40,17 +41,25 @@ def store_records(
     before: Mapping[tuple[str, str], Record],
     change_token: str,
     extra: Mapping[RollupKey, Delta] | None = None,
+    *,
+    resuming: Collection[str] = (),
+    lease: Lease | None = None,
 ) -> Stored:
-    """Write what changed since `before`; rollups first, so a failure in between is mended
-    by the redelivery (the token stops the rollups moving twice). `extra` adds measures
-    that are not readings (missing intervals) to the same rollup update."""
+    """Write what changed since `before`, rollups first and records after them, so that a
+    retry resuming this try (its sites in `resuming`) finds every moved day marked with its
+    token. `extra` adds measures that are not readings (missing intervals) to the same
+    rollup update. On a resumed site, a record stored by the earlier try (equal to the
+    letter, processing time included) counts as written, as the first try would have said."""
     changes = [(before.get(r.key), r) for r in records if r.key not in before or not before[r.key].same_values(r)]
     moves = deltas(changes)
     for key, delta in (extra or {}).items():
         moves[key] = {**moves.get(key, {}), **delta}
-    apply_deltas(settings, moves, change_token)
+    apply_deltas(settings, moves, change_token, resuming=resuming)
+    if lease is not None:
+        lease.check()
     batch_write(settings, settings.table, [new.to_item() for _, new in changes])
-    return Stored(written=len(changes), unchanged=len(records) - len(changes))
+    earlier = sum(1 for r in records if r.site_id in resuming and before.get(r.key) == r)
+    return Stored(written=len(changes) + earlier, unchanged=len(records) - len(changes) - earlier)
 
 
 def site_records(

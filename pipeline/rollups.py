@@ -5,18 +5,24 @@ hours in a map, `hours["06"] = {generated_kwh, consumed_kwh, ...}`: a chart over
 reads 8 items per site, over 90 days 91, and a file touching a day rewrites one item.
 
 A file changes a rollup only by the difference between the records it stores and the
-records that were there before it, so a reading that arrives twice is counted once. Each
-day item remembers the tokens of the file versions whose difference it holds, so a message
-redelivered after a partial failure cannot apply the same difference twice. Day items are
-read, added to and written back in batches, which is only right while no other file moves
-them: callers hold the lease on the file's sites (`site_claims.claimed`).
+records that were there before it, so a reading that arrives twice is counted once. Day
+items are read, added to and written back in batches, which is only right while no other
+file moves them: callers hold the lease on the file's sites (`site_claims.claimed`).
+
+Each day item names the last file version that moved it (`change`, one token: the item
+does not grow with uploads). A file's retry that resumes its own unfinished try (the
+site's in-flight record is still its own, see `site_claims`) skips the days that already
+name it; its records are written only after all its days moved, so those days hold the
+whole difference. Any other writer finds no unfinished try of its own and adds its
+difference whatever the token says. `rebuild_days` recomputes days from the records, for a
+file that takes over another's abandoned try and for operators.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -105,20 +111,26 @@ def change_token(source_key: str, version: str) -> str:
 
 
 def add_to_day(
-    item: Mapping[str, Any] | None, site_id: str, day: str, hour_deltas: Mapping[str, Delta], token: str
+    item: Mapping[str, Any] | None,
+    site_id: str,
+    day: str,
+    hour_deltas: Mapping[str, Delta],
+    token: str,
+    *,
+    resuming: bool = False,
 ) -> dict[str, Any] | None:
-    """The day's item with each hour's delta added for the file version `token`, or None
-    when that file version's change is already in (a redelivery)."""
+    """The day's item with each hour's delta added by the file version `token`, or None
+    when a resumed try finds its change already in."""
     item = item or {"site_id": site_id, "day": day}
-    applied = item.get("applied_changes", set())
-    if token in applied:
+    if resuming and item.get("change") == token:
         return None
     hours = {hh: dict(measures) for hh, measures in item.get("hours", {}).items()}
     for hour, delta in hour_deltas.items():
         totals = hours.setdefault(hour[11:13], {})
         for measure, value in delta.items():
             totals[measure] = totals.get(measure, Decimal(0)) + value
-    return {**item, "hours": hours, "applied_changes": {*applied, token}}
+    kept = {k: v for k, v in item.items() if k not in {"applied_changes", "change"}}  # applied_changes: older items
+    return {**kept, "hours": hours, "change": token}
 
 
 def by_day(changes: Mapping[RollupKey, Delta]) -> dict[tuple[str, str], dict[str, Delta]]:
@@ -129,13 +141,44 @@ def by_day(changes: Mapping[RollupKey, Delta]) -> dict[tuple[str, str], dict[str
     return dict(grouped)
 
 
-def apply_deltas(settings: Settings, changes: Mapping[RollupKey, Delta], token: str) -> None:
-    """Add each delta once per token (the caller holds the sites' lease)."""
+def apply_deltas(
+    settings: Settings, changes: Mapping[RollupKey, Delta], token: str, *, resuming: Collection[str] = ()
+) -> None:
+    """Add each delta for the file version `token` (the caller holds the sites' lease);
+    on the sites in `resuming`, days that already hold this token's change are skipped."""
     days = by_day(changes)
     keys = [{"site_id": site_id, "day": day} for site_id, day in sorted(days)]
     stored = {(item["site_id"], item["day"]): item for item in batch_get(settings, settings.rollup_table, keys)}
-    moved = [add_to_day(stored.get(key), *key, days[key], token) for key in sorted(days)]
+    moved = [add_to_day(stored.get(key), *key, days[key], token, resuming=key[0] in resuming) for key in sorted(days)]
     batch_write(settings, settings.rollup_table, [item for item in moved if item is not None])
+
+
+def day_items_from_records(
+    site_id: str, records: Iterable[Record], stored: Mapping[str, Mapping[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Day items that hold exactly the sums of `records` (one site), keeping each hour's
+    missing intervals from the `stored` items, which records cannot give."""
+    sums: dict[str, dict[str, Delta]] = defaultdict(dict)
+    for record in records:
+        hour = hour_of(record.timestamp)
+        totals = sums[day_of(hour)].setdefault(hour[11:13], dict.fromkeys(READING_MEASURES, Decimal(0)))
+        for measure, value in contribution(record).items():
+            totals[measure] += value
+    items = {}
+    for day in sorted({*sums, *stored}):
+        hours = {hh: {m: v for m, v in measures.items() if v != 0} for hh, measures in sums.get(day, {}).items()}
+        for hh, measures in stored.get(day, {}).get("hours", {}).items():
+            if measures.get("missing_intervals"):
+                hours.setdefault(hh, {})["missing_intervals"] = measures["missing_intervals"]
+        items[day] = {"site_id": site_id, "day": day, "hours": hours}
+    return items
+
+
+def measures_of(item: Mapping[str, Any] | None) -> dict[str, dict[str, Decimal]]:
+    hours = (item or {}).get("hours", {})
+    return {
+        hh: {m: v for m, v in measures.items() if v != 0} for hh, measures in hours.items() if any(measures.values())
+    }
 
 
 def site_rollups(settings: Settings, site_id: str, start_hour: str, end_hour: str) -> list[Rollup]:

@@ -1,32 +1,43 @@
 """Claiming a file's sites: their histories saved, and a lease held while the file is stored.
 
 What the series rules remember of each site lives on the site's item in the sites table,
-with a version. Processing a file claims every site it carries in one transaction: the
-claim saves the new histories, moves each version on and takes a lease, on the condition
-that no other file changed the version since it was read and that no other file holds the
-lease. So two files of one site are never stored at once: the one that loses raises
-`SitesBusy` (a `TransientError`), is judged again a moment later (and in the end left to its
-message's retry), and is counted against what the winner stored. The rollups can then be
-read, added to and written back in batches (`rollups.apply_deltas`) instead of one
-conditional update per site-hour.
+with a version. Storing a file claims every site it carries in one transaction: the claim
+saves the new histories, moves each version on and takes a lease, on the condition that no
+other file changed the version since it was read and that no other file holds the lease.
+So two files of one site are never stored at once: the one that loses raises `SitesBusy`
+(a `TransientError`) and is judged again a moment later, counted against what the winner
+stored. The rollups can then be read, added to and written back in batches.
 
-A lease ends when the file is stored (`release`), or after `LEASE_SECONDS` if the process
-holding it died; a retry of the same file version takes its own lease back at once.
+The claim also records the file as in flight on each site (`Inflight`): the history the
+file was judged against, its processing time and the rollup days it moves. Until the file
+is stored and released, its retry finds that record and judges the same readings against
+the same history, with the same time, and skips the rollup days it already moved: it ends
+exactly as the first try would have. A try that fails keeps its lease, so the retry usually
+comes back before another file of the site can get in between.
+
+A lease is renewed while its holder lives (`Lease`) and runs out `LEASE_SECONDS` after the
+last renewal: a killed process holds its sites for seconds, not minutes. A file that then
+claims a site still marked in flight by another file takes the record over as `abandoned`:
+it rebuilds the abandoned file's rollup days from the stored records before moving them.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from pipeline.anomalies import History
 from pipeline.aws import TransientError, client
 from pipeline.dynamo import chunks, marshal
+from pipeline.logs import log
 from pipeline.settings import Settings
 
-LEASE_SECONDS = 900  # Lambda's longest timeout: a lease outlives any invocation that holds it
+LEASE_SECONDS = 30  # how long a lease outlives its last renewal
+RENEW_SECONDS = 5
 TRANSACTION_ITEMS = 100  # DynamoDB's limit on the actions of one transaction
 CONFLICTS = {"ConditionalCheckFailed", "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 
@@ -35,32 +46,162 @@ class SitesBusy(TransientError):
     """Another file holds one of the sites, or changed it since it was read."""
 
 
-def histories(items: Mapping[str, Mapping[str, Any]]) -> tuple[dict[str, History], dict[str, int]]:
-    """Each site's history and its version, from the sites' items."""
-    found = {site_id: History.from_item(item.get("history")) for site_id, item in items.items()}
-    versions = {site_id: int(item.get("history_version", 0)) for site_id, item in items.items()}
-    return found, versions
+class LeaseLost(TransientError):
+    """The lease ran out and another file may hold the site: stop writing, retry later."""
+
+
+@dataclass(frozen=True)
+class Inflight:
+    """A file version (or one chunk of it) whose storing began and has not ended."""
+
+    token: str
+    history: History  # the site's history before this file moved it
+    processed_at: str
+    days: tuple[str, ...]  # the site's rollup days this file moves
+    repair: tuple[str, ...] = ()  # days an abandoned try left half-moved, rebuilt from records
+
+    def to_item(self) -> dict[str, Any]:
+        return {
+            "token": self.token,
+            "history": self.history.to_item(),
+            "processed_at": self.processed_at,
+            "days": list(self.days),
+            "repair": list(self.repair),
+        }
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any] | None) -> Inflight | None:
+        if not item:
+            return None
+        history = History.from_item(item.get("history"))
+        days, repair = tuple(item.get("days", ())), tuple(item.get("repair", ()))
+        return cls(item["token"], history, item["processed_at"], days, repair)
+
+
+@dataclass(frozen=True)
+class SiteState:
+    """What a file needs to know of a site before judging its readings."""
+
+    version: int
+    history: History  # what to judge against
+    resumed: Inflight | None = None  # this file's own unfinished try
+    abandoned: Inflight | None = None  # another file's unfinished try
+
+    @property
+    def repair(self) -> tuple[str, ...]:
+        """Days to rebuild from the records before this file moves any."""
+        if self.resumed is not None:
+            return self.resumed.repair
+        if self.abandoned is not None:
+            return tuple(sorted({*self.abandoned.days, *self.abandoned.repair}))
+        return ()
+
+
+def site_states(items: Mapping[str, Mapping[str, Any]], site_ids: Collection[str], token: str) -> dict[str, SiteState]:
+    """Each site's version and the history to judge against: the one saved with the site,
+    or, when this very file is in flight there, the one its first try was judged against."""
+    states = {}
+    for site_id in site_ids:
+        item = items.get(site_id, {})
+        inflight = Inflight.from_item(item.get("inflight"))
+        version = int(item.get("history_version", 0))
+        if inflight is not None and inflight.token == token:
+            states[site_id] = SiteState(version, inflight.history, resumed=inflight)
+        else:
+            states[site_id] = SiteState(version, History.from_item(item.get("history")), abandoned=inflight)
+    return states
+
+
+class Lease:
+    """The sites a file holds, renewed in a background thread until `stop`."""
+
+    def __init__(self, settings: Settings, site_ids: Collection[str], token: str) -> None:
+        self.settings = settings
+        self.site_ids = sorted(site_ids)
+        self.token = token
+        self.lost: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._renew_until_stopped, name="lease-renewal", daemon=True)
+
+    def start(self) -> Lease:
+        if self.site_ids:
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def check(self) -> None:
+        """Raise `LeaseLost` when a renewal found the site taken by another file."""
+        if self.lost is not None:
+            raise LeaseLost(f"the lease on site {self.lost} ran out and was taken by another file")
+
+    def renew(self) -> None:
+        dynamodb = client(self.settings, "dynamodb")
+        for site_id in self.site_ids:
+            try:
+                dynamodb.update_item(
+                    TableName=self.settings.sites_table,
+                    Key=marshal({"site_id": site_id}),
+                    UpdateExpression="SET lease_until = :until",
+                    ConditionExpression="lease = :t",
+                    ExpressionAttributeValues=marshal({":t": self.token, ":until": _now() + LEASE_SECONDS}),
+                )
+            except dynamodb.exceptions.ConditionalCheckFailedException:
+                self.lost = site_id
+                return
+
+    def _renew_until_stopped(self) -> None:
+        while not self._stop.wait(RENEW_SECONDS):
+            try:
+                self.renew()
+            except Exception as exc:  # a missed renewal is retried at the next tick
+                log("lease_renewal_failed", level=30, error=f"{type(exc).__name__}: {exc}")
+            if self.lost is not None:
+                return
 
 
 @contextmanager
 def claimed(
-    settings: Settings, versions: Mapping[str, int], moved: Mapping[str, History], token: str
-) -> Iterator[None]:
-    """Hold the sites in `versions` (as read) for the file version `token` while the body
-    runs, saving the `moved` histories with the claim."""
-    claim(settings, versions, moved, token)
+    settings: Settings,
+    versions: Mapping[str, int],
+    moved: Mapping[str, History],
+    token: str,
+    inflight: Mapping[str, Inflight] | None = None,
+) -> Iterator[Lease]:
+    """Hold the sites in `versions` (as read) for `token` while the body runs, saving the
+    `moved` histories and the `inflight` records with the claim.
+
+    The lease is released when the body returns; when it raises, the lease and the in-flight
+    records stay, so that the retry resumes the same try (see the module's docstring).
+    """
+    claim(settings, versions, moved, token, inflight)
+    lease = Lease(settings, versions.keys(), token).start()
     try:
-        yield
+        yield lease
     finally:
-        release(settings, versions, token)
+        lease.stop()
+    release(settings, versions, token)
 
 
-def claim(settings: Settings, versions: Mapping[str, int], moved: Mapping[str, History], token: str) -> None:
+def claim(
+    settings: Settings,
+    versions: Mapping[str, int],
+    moved: Mapping[str, History],
+    token: str,
+    inflight: Mapping[str, Inflight] | None = None,
+) -> None:
     dynamodb = client(settings, "dynamodb")
     now = _now()
     taken: list[str] = []
+    inflight = inflight or {}
     for sites in chunks(sorted(versions), TRANSACTION_ITEMS):
-        actions = [_claim_action(settings, site, versions[site], moved.get(site), token, now) for site in sites]
+        actions = [
+            _claim_action(settings, site, versions[site], moved.get(site), inflight.get(site), token, now)
+            for site in sites
+        ]
         try:
             dynamodb.transact_write_items(TransactItems=actions)
         except dynamodb.exceptions.TransactionCanceledException as exc:
@@ -75,8 +216,8 @@ def claim(settings: Settings, versions: Mapping[str, int], moved: Mapping[str, H
 
 
 def release(settings: Settings, site_ids: Collection[str], token: str) -> None:
-    """End this file's lease on each site, in one transaction per 100 sites; a lease that
-    expired and went to another file stays theirs."""
+    """End this file's lease (and its in-flight record) on each site, in one transaction per
+    100 sites; a lease that ran out and went to another file stays theirs."""
     dynamodb = client(settings, "dynamodb")
     for sites in chunks(sorted(site_ids), TRANSACTION_ITEMS):
         actions = [{"Update": _release_action(settings, site, token)} for site in sites]
@@ -94,14 +235,20 @@ def _release_action(settings: Settings, site_id: str, token: str) -> dict[str, A
     return {
         "TableName": settings.sites_table,
         "Key": marshal({"site_id": site_id}),
-        "UpdateExpression": "REMOVE lease, lease_until",
+        "UpdateExpression": "REMOVE lease, lease_until, inflight",
         "ConditionExpression": "lease = :t",
         "ExpressionAttributeValues": marshal({":t": token}),
     }
 
 
 def _claim_action(
-    settings: Settings, site_id: str, version: int, history: History | None, token: str, now: int
+    settings: Settings,
+    site_id: str,
+    version: int,
+    history: History | None,
+    inflight: Inflight | None,
+    token: str,
+    now: int,
 ) -> dict[str, Any]:
     values: dict[str, Any] = {
         ":next": version + 1,
@@ -114,11 +261,14 @@ def _claim_action(
     if history is not None:
         update += ", history = :h"
         values[":h"] = history.to_item()
+    if inflight is not None:
+        update += ", inflight = :i"
+        values[":i"] = inflight.to_item()
     return {
         "Update": {
             "TableName": settings.sites_table,
             "Key": marshal({"site_id": site_id}),
-            "UpdateExpression": update,
+            "UpdateExpression": update + ("" if inflight is not None else " REMOVE inflight"),
             "ConditionExpression": (
                 "(attribute_not_exists(history_version) OR history_version = :seen)"
                 " AND (attribute_not_exists(lease) OR lease = :t OR lease_until < :now)"

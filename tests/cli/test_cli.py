@@ -50,7 +50,7 @@ def test_config_prints_every_resolved_name(cli, settings):
 
 
 def test_simulate_uploads_a_file_that_the_pipeline_stores(cli, settings, runner):
-    code, out = cli("simulate", "--sites", "3", "--readings", "4", "--seed", "5", "--anomaly-rate", "0.5")
+    code, out = cli("simulate", "--sites", "3", "--readings", "4", "--seed", "5", "--anomaly-rate", "0")
     upload = json.loads(out)
     assert code == 0 and upload["readings"] == 12 and upload["key"].startswith("raw/")
     runner.drain()

@@ -1,0 +1,141 @@
+"""A file whose storing fails at any AWS write, then is redelivered, ends as if nothing failed.
+
+The file under test carries every kind of judgement that depends on what came before it
+(consumption spike, flatline, missing intervals: the series rules), a value anomaly, a
+rejected row, a duplicate and two days for each of two sites, with more records than one
+BatchWriteItem takes. It is processed once
+undisturbed, then again on a fresh stack once for every write call it makes, with that call
+failing (1st, 2nd, ... Nth) and SQS redelivering the message. Every run must store the same
+records with the same reasons, the same rollups, the same ledger counts and one alert.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from decimal import Decimal
+
+from local_aws.runner import Runner
+from pipeline import raw_files
+from pipeline.alert_history import delivered_alerts
+from pipeline.bootstrap import bootstrap
+from pipeline.dynamo import query
+from pipeline.file_outcomes import file_outcomes
+from pipeline.record_store import site_records
+from pipeline.settings import Settings
+from pipeline.sites import Site, put_sites, site_items
+from tests.reliability.faults import FaultPlan, injected
+
+SITES = ("site-a", "site-b")
+HISTORY_KEY = "raw/2026/11/28/history.json"
+KEY = "raw/2026/11/29/under-test.json"
+OUTCOME_FIELDS = (
+    "status",
+    "readings",
+    "written",
+    "unchanged",
+    "duplicates",
+    "rejected",
+    "anomalies",
+    "missing_intervals",
+)
+
+
+def row(site: str, ts: str, gen: float, cons: float) -> dict:
+    return {"site_id": site, "timestamp": ts, "energy_generated_kwh": gen, "energy_consumed_kwh": cons}
+
+
+def history_rows() -> list[dict]:
+    """Normal consumption for the spike rule to compare with, ending at 22:00 on the 28th."""
+    return [
+        row(site, f"2026-11-28T{20 + i // 4}:{15 * (i % 4):02d}:00Z", 1.0, 2.0 + i % 2)
+        for site in SITES
+        for i in range(9)
+    ]
+
+
+def file_rows() -> list[dict]:
+    rows = []
+    for site in SITES:
+        rows += [
+            row(site, "2026-11-28T22:15:00Z", 3.0, 2.0),
+            row(site, "2026-11-28T22:30:00Z", 3.0, 2.5),
+            row(site, "2026-11-28T22:45:00Z", 3.0, 40.0),  # consumption spike
+            row(site, "2026-11-28T23:00:00Z", 3.0, 2.0),  # 4th equal generation: flatline
+            row(site, "2026-11-29T00:30:00Z", -2.0, 2.0),  # after a gap of 5 intervals; negative generation
+            row(site, "2026-11-29T00:45:00Z", 1.5, 3.0),
+            row(site, "2026-11-29T00:45:00Z", 1.0, 2.5),  # duplicate: the last row wins
+        ]
+        rows += [
+            row(site, f"2026-11-29T{1 + i // 4:02d}:{15 * (i % 4):02d}:00Z", 1 + i % 3, 2 + i % 2) for i in range(20)
+        ]
+    rows.insert(3, {"site_id": "site a", "timestamp": "noon", "energy_generated_kwh": "x"})  # quarantined
+    return rows
+
+
+def fresh_stack(moto_server) -> Settings:
+    moto_server.reset()
+    settings = Settings.from_env({}).with_endpoint(moto_server.endpoint)
+    bootstrap(settings, local_alert_queue=True)
+    put_sites(settings, [Site(s, kind="consumer", capacity_kw=Decimal(100), interval_minutes=15) for s in SITES])
+    return settings
+
+
+def state(settings: Settings) -> dict:
+    """Everything a user could notice of the file, less the time it was processed at."""
+    records = [
+        {k: v for k, v in asdict(r).items() if k != "processed_at"} for s in SITES for r in site_records(settings, s)
+    ]
+    processed_at = {r.processed_at for s in SITES for r in site_records(settings, s) if r.source_key == KEY}
+    rollups = [
+        {"site_id": item["site_id"], "day": item["day"], "hours": item["hours"]}
+        for s in SITES
+        for item in query(
+            settings,
+            TableName=settings.rollup_table,
+            KeyConditionExpression="site_id = :s",
+            ExpressionAttributeValues={":s": {"S": s}},
+        )
+    ]
+    outcome = file_outcomes(settings, [KEY])[KEY]
+    alerts = [a for a in delivered_alerts(settings).values() if KEY.rsplit("/", 1)[-1] in a.subject]
+    sites = site_items(settings, SITES)
+    return {
+        "records": records,
+        "one processing time per file": len(processed_at) == 1,
+        "rollups": rollups,
+        "outcome": {f: getattr(outcome, f) for f in OUTCOME_FIELDS},
+        "alerts": len(alerts),
+        "histories": {s: sites[s]["history"] for s in SITES},
+        "left held": [s for s in SITES if {"lease", "inflight"} & sites[s].keys()],
+        "quarantined rows": [r["row"] for r in raw_files.read_rejects(settings, KEY)],
+    }
+
+
+def run(moto_server, plan: FaultPlan) -> tuple[dict, Runner]:
+    settings = fresh_stack(moto_server)
+    runner = Runner(settings, retry_delay_seconds=0, wait_seconds=0)
+    raw_files.upload(settings, HISTORY_KEY, json.dumps(history_rows()).encode())
+    runner.drain()
+    raw_files.upload(settings, KEY, json.dumps(file_rows()).encode())
+    with injected(settings, plan):
+        plan.active = True
+        runner.drain(timeout=120)
+        plan.active = False
+    return state(settings), runner
+
+
+def test_a_write_failing_at_any_step_then_redelivered_ends_as_the_undisturbed_run(moto_server):
+    expected, _ = run(moto_server, counting := FaultPlan())
+    assert expected["outcome"]["anomalies"] >= 6 and expected["outcome"]["missing_intervals"] == 10
+    reasons = {reason for r in expected["records"] for reason in r["anomaly_reasons"]}
+    assert {"spike_consumption", "flatline_generation", "negative_generation"} <= reasons
+    assert expected["alerts"] == 1 and expected["left held"] == [] and expected["one processing time per file"]
+    writes = len(counting.calls)
+    assert counting.calls.count("dynamodb.BatchWriteItem") >= 3, counting.calls
+
+    for n in range(1, writes + 1):
+        disturbed, runner = run(moto_server, plan := FaultPlan(fail_at=n))
+        assert plan.failed == [counting.calls[n - 1]] and runner.stats.failed == 1, (n, plan.failed)
+        for aspect, value in expected.items():
+            assert disturbed[aspect] == value, f"write {n} ({counting.calls[n - 1]}) failed: {aspect} differs"
