@@ -26,7 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -50,6 +50,10 @@ DELIVERY_LIMIT = 1000
 PEEK_VISIBILITY_SECONDS = 2
 MISSING_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+class UnreadableReport(ValueError):
+    """The saved report is not one verify wrote (damaged or replaced)."""
 
 
 @dataclass(frozen=True)
@@ -77,9 +81,14 @@ class Report:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Report:
+        """Raises ValueError, KeyError or TypeError for anything but a report `to_dict` wrote."""
+        checked_at = datetime.strptime(data["checked_at"], TIME_FORMAT).strftime(TIME_FORMAT)
+        since = data.get("since")
+        if since is not None:
+            since = date.fromisoformat(since).isoformat()
         return cls(
-            checked_at=str(data["checked_at"]),
-            since=data.get("since"),
+            checked_at=checked_at,
+            since=since,
             findings=tuple(Finding(**f) for f in data.get("findings", [])),
             counts={k: int(v) for k, v in data.get("counts", {}).items()},
             pending=tuple(data.get("pending", [])),
@@ -309,4 +318,7 @@ def last_report(settings: Settings) -> Report | None:
         body = s3.get_object(Bucket=settings.bucket, Key=report_key(settings))["Body"].read()
     except s3.exceptions.NoSuchKey:
         return None
-    return Report.from_dict(json.loads(body))
+    try:
+        return Report.from_dict(json.loads(body))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise UnreadableReport(f"s3://{settings.bucket}/{report_key(settings)} is not a verify report ({exc})") from exc
