@@ -28,6 +28,7 @@ from pipeline import (
     record_store,
     rollups,
     sites,
+    verify,
 )
 from pipeline.formats import NonFinite, UnreadableFile, decode_rows
 from pipeline.health import Health, stack_health
@@ -374,3 +375,12 @@ def clear_after_upload() -> None:
 def clear_after_redrive() -> None:
     for loader in (dead_letter_frame, health, data_version, processed_files):
         loader.clear()
+
+
+# --- verification ----------------------------------------------------------------------
+
+
+@st.cache_data(ttl=SHORT_TTL, show_spinner=False)
+def last_verification(settings: Settings) -> verify.Report | None:
+    """The latest saved `verify` report (from the CLI or the page), None when never run."""
+    return verify.last_report(settings)

@@ -6,10 +6,17 @@ import streamlit as st
 
 from dashboard import actions, data, tables, widgets
 from dashboard.timefmt import ago, duration, parse_utc, shown, to_local, user_timezone
+from pipeline import verify
+
+VERIFY_DAYS = 7  # "Verify now" covers files uploaded, and readings dated, from this many days ago
 
 settings = widgets.page_setup()
 tz = user_timezone()
-widgets.header("Operations", "monitor_heart", "Pipeline health, recent anomalies, alerts, quarantine and dead letters.")
+widgets.header(
+    "Operations",
+    "monitor_heart",
+    "Pipeline health, recent anomalies, alerts, quarantine, dead letters and verification.",
+)
 
 with widgets.guarded(settings, "checking the pipeline"):
     version = data.data_version(settings)
@@ -168,3 +175,34 @@ with tab_letters:
                 f"Redrove {moved} message{'s' if moved != 1 else ''} to the raw-events queue", ":material/replay:"
             )
             st.rerun()
+
+# --- verification ------------------------------------------------------------------------
+st.subheader("Verification")
+st.caption(
+    "Checks that every raw file has an outcome or is dead-lettered, that stored records match the files "
+    "and the hourly rollups, and that no alert was delivered twice. Also `python -m pipeline verify`."
+)
+unreadable = False
+with widgets.guarded(settings, "reading the last verification"):
+    try:
+        report = data.last_verification(settings)
+    except verify.UnreadableReport as exc:
+        report, unreadable = None, True
+        st.warning("The last saved report cannot be read; Verify now writes a new one.", icon=":material/warning:")
+        st.text(str(exc))
+if st.button("Verify now", icon=":material/fact_check:", key="ops_verify"):
+    since = data.utc_day(VERIFY_DAYS)
+    with st.spinner(f"Verifying files and readings since {since}…"), widgets.guarded(settings, "verifying"):
+        report = verify.verify(settings, since)
+        verify.save_report(settings, report)
+    data.last_verification.clear()
+if report is None and not unreadable:
+    st.info("The stack has not been verified yet: press Verify now.", icon=":material/help:")
+elif report is not None:
+    when = shown(report.checked_at, tz)
+    if report.ok:
+        st.success(f"Verified OK at {when}: nothing wrong found.", icon=":material/verified:")
+    else:
+        count = len(report.findings)
+        st.error(f"{count} problem{'s' if count != 1 else ''} found at {when}.", icon=":material/error:")
+    st.text(verify.render(report))  # plain text: findings quote keys and data, which may hold crafted text

@@ -8,12 +8,13 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline import dead_letters, raw_files
+from pipeline import dead_letters, raw_files, rollup_rebuild, verify
 from pipeline.aws import client, describe_error
 from pipeline.bootstrap import bootstrap
 from pipeline.events import notification_body
@@ -101,6 +102,17 @@ def parser() -> argparse.ArgumentParser:
     dlq = command("dlq", cmd_dlq, "list or redrive dead-lettered messages")
     dlq.add_argument("action", choices=("list", "redrive"))
     dlq.add_argument("--limit", type=int, default=None, help="at most this many messages")
+    ver = command("verify", cmd_verify, "check files, records, rollups and alerts; exit 1 when anything is wrong")
+    ver.add_argument(
+        "--since", type=_day, help="only raw files uploaded, and readings dated, from this day (YYYY-MM-DD)"
+    )
+    ver.add_argument("--json", action="store_true", help="print the report as JSON")
+    ver.add_argument("--no-save", action="store_true", help="do not save the report where the app reads it")
+    reb = command(
+        "rebuild-rollups", cmd_rebuild_rollups, "recompute rollups from the records; writes only what differs"
+    )
+    reb.add_argument("--site", help="only this site (default: every registered site)")
+    reb.add_argument("--since", type=_day, help="only days from this one (YYYY-MM-DD)")
     return root
 
 
@@ -228,4 +240,37 @@ def cmd_dlq(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
         return 0
     letters = dead_letters.list_dead_letters(settings, args.limit or 100)
     print(json.dumps([asdict(d) for d in letters], indent=2), file=out)
+    return 0
+
+
+def _day(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat() if len(text) == 10 else _not_a_day(text)
+    except ValueError:
+        return _not_a_day(text)
+
+
+def _not_a_day(text: str) -> str:
+    raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)")
+
+
+def cmd_verify(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    report = verify.verify(settings, args.since)
+    if not args.no_save:
+        verify.save_report(settings, report)
+    print(json.dumps(report.to_dict(), indent=2) if args.json else verify.render(report), file=out)
+    return 0 if report.ok else 1
+
+
+def cmd_rebuild_rollups(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    site_ids = [args.site] if args.site else [site.site_id for site in list_sites(settings)]
+    changed_days = 0
+    for site_id in site_ids:
+        changes = rollup_rebuild.rebuild_site(settings, site_id, args.since)
+        days = sorted({c.day for c in changes})
+        changed_days += len(days)
+        for day in days:
+            parts = [f"{c.hour}:00 {c.measure} {c.stored} -> {c.expected}" for c in changes if c.day == day]
+            print(f"{site_id} {day}: " + "; ".join(parts), file=out)
+    print(f"rebuilt {changed_days} day(s) across {len(site_ids)} site(s)", file=out)
     return 0

@@ -38,6 +38,7 @@ class Settings:
     alert_max_lines: int = 20
     raw_prefix: str = "raw/"
     quarantine_prefix: str = "quarantine/"
+    reports_prefix: str = "reports/"  # outside raw/, so a saved report never triggers processing
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
