@@ -21,9 +21,9 @@ from pipeline.dynamo import backoff
 from pipeline.file_outcomes import PARTIAL, PROCESSED, QUARANTINED, FileOutcome, record_outcome
 from pipeline.formats import UnreadableFile, decode_rows
 from pipeline.logs import log
-from pipeline.rebuild import rebuild_days
 from pipeline.record_store import Stored, existing_records, store_records
 from pipeline.records import Record, derive
+from pipeline.rollup_rebuild import rebuild_days
 from pipeline.rollups import change_token, gap_deltas
 from pipeline.settings import Settings
 from pipeline.site_claims import Inflight, SitesBusy, claimed, site_states
@@ -179,8 +179,9 @@ def _judge_and_store(
     with claimed(settings, versions, assessment.histories, token, inflight) as lease:
         for site_id, state in states.items():
             if state.repair:
-                rebuilt = rebuild_days(settings, site_id, state.repair)
-                log("abandoned_try_repaired", level=30, source_key=key, site_id=site_id, days_rebuilt=rebuilt)
+                changed = rebuild_days(settings, site_id, state.repair)
+                days_rebuilt = sorted({c.day for c in changed})
+                log("abandoned_try_repaired", level=30, source_key=key, site_id=site_id, days_rebuilt=days_rebuilt)
         stored = store_records(
             settings,
             assessment.records,

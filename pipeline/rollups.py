@@ -14,8 +14,8 @@ does not grow with uploads). A file's retry that resumes its own unfinished try 
 site's in-flight record is still its own, see `site_claims`) skips the days that already
 name it; its records are written only after all its days moved, so those days hold the
 whole difference. Any other writer finds no unfinished try of its own and adds its
-difference whatever the token says. `rebuild_days` recomputes days from the records, for a
-file that takes over another's abandoned try and for operators.
+difference whatever the token says. `rollup_rebuild` recomputes days from the records, for
+a file that takes over another's abandoned try and for operators.
 """
 
 from __future__ import annotations
@@ -151,34 +151,6 @@ def apply_deltas(
     stored = {(item["site_id"], item["day"]): item for item in batch_get(settings, settings.rollup_table, keys)}
     moved = [add_to_day(stored.get(key), *key, days[key], token, resuming=key[0] in resuming) for key in sorted(days)]
     batch_write(settings, settings.rollup_table, [item for item in moved if item is not None])
-
-
-def day_items_from_records(
-    site_id: str, records: Iterable[Record], stored: Mapping[str, Mapping[str, Any]]
-) -> dict[str, dict[str, Any]]:
-    """Day items that hold exactly the sums of `records` (one site), keeping each hour's
-    missing intervals from the `stored` items, which records cannot give."""
-    sums: dict[str, dict[str, Delta]] = defaultdict(dict)
-    for record in records:
-        hour = hour_of(record.timestamp)
-        totals = sums[day_of(hour)].setdefault(hour[11:13], dict.fromkeys(READING_MEASURES, Decimal(0)))
-        for measure, value in contribution(record).items():
-            totals[measure] += value
-    items = {}
-    for day in sorted({*sums, *stored}):
-        hours = {hh: {m: v for m, v in measures.items() if v != 0} for hh, measures in sums.get(day, {}).items()}
-        for hh, measures in stored.get(day, {}).get("hours", {}).items():
-            if measures.get("missing_intervals"):
-                hours.setdefault(hh, {})["missing_intervals"] = measures["missing_intervals"]
-        items[day] = {"site_id": site_id, "day": day, "hours": hours}
-    return items
-
-
-def measures_of(item: Mapping[str, Any] | None) -> dict[str, dict[str, Decimal]]:
-    hours = (item or {}).get("hours", {})
-    return {
-        hh: {m: v for m, v in measures.items() if v != 0} for hh, measures in hours.items() if any(measures.values())
-    }
 
 
 def site_rollups(settings: Settings, site_id: str, start_hour: str, end_hour: str) -> list[Rollup]:

@@ -16,6 +16,7 @@ from pipeline.events import notification_body
 from pipeline.file_outcomes import file_outcomes
 from pipeline.record_store import site_records
 from pipeline.rollup_rebuild import rebuild_site
+from pipeline.sites import site_items
 from pipeline.verify import last_report, save_report, verify
 
 DAY = "2026-11-29"
@@ -90,7 +91,7 @@ def test_a_bumped_rollup_is_reported_and_rebuild_mends_it(settings, processed):
     assert rebuild_site(settings, "site-2", DAY) == [], "a second rebuild finds nothing to do"
 
 
-def test_rebuild_keeps_missing_intervals_and_the_idempotency_tokens(settings, processed):
+def test_rebuild_keeps_missing_intervals_holds_the_lease_and_drops_the_change_token(settings, processed):
     dynamodb = client(settings, "dynamodb")
     key = marshal({"site_id": "site-2", "day": DAY})
     dynamodb.update_item(
@@ -100,12 +101,25 @@ def test_rebuild_keeps_missing_intervals_and_the_idempotency_tokens(settings, pr
         ExpressionAttributeNames={"#h": "hours", "#hh": "07"},
         ExpressionAttributeValues=marshal({":m": Decimal(3), ":r": Decimal(5)}),
     )
-    before = dynamodb.get_item(TableName=settings.rollup_table, Key=key)["Item"]
+    assert "change" in dynamodb.get_item(TableName=settings.rollup_table, Key=key)["Item"]
     rebuild_site(settings, "site-2")
     after = dynamodb.get_item(TableName=settings.rollup_table, Key=key)["Item"]
     hour = after["hours"]["M"]["07"]["M"]
     assert hour["readings"] == {"N": "1"} and hour["missing_intervals"] == {"N": "3"}
-    assert after["applied_changes"] == before["applied_changes"]
+    assert "change" not in after, "a rebuilt day is no running sum: no retry may skip it"
+    assert not {"lease", "inflight"} & site_items(settings, ["site-2"])["site-2"].keys(), "the lease is let go"
+
+
+def test_rebuild_waits_for_a_file_holding_the_site_and_then_gives_up(settings, processed, monkeypatch):
+    import pipeline.rollup_rebuild as rollup_rebuild
+    import pipeline.site_claims as site_claims
+
+    version = int(site_items(settings, ["site-2"])["site-2"]["history_version"])
+    site_claims.claim(settings, {"site-2": version}, {}, "a-file")
+    monkeypatch.setattr(rollup_rebuild, "backoff", lambda attempt: None)
+    with pytest.raises(site_claims.SitesBusy):
+        rebuild_site(settings, "site-2")
+    assert site_items(settings, ["site-2"])["site-2"]["lease"] == "a-file"
 
 
 def test_a_raw_file_without_outcome_is_wrong_unless_recent_or_dead_lettered(settings, processed):

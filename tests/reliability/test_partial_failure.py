@@ -139,3 +139,38 @@ def test_a_write_failing_at_any_step_then_redelivered_ends_as_the_undisturbed_ru
         assert plan.failed == [counting.calls[n - 1]] and runner.stats.failed == 1, (n, plan.failed)
         for aspect, value in expected.items():
             assert disturbed[aspect] == value, f"write {n} ({counting.calls[n - 1]}) failed: {aspect} differs"
+
+
+def test_a_try_abandoned_half_way_is_taken_over_by_the_next_file_of_its_sites(settings, monkeypatch):
+    """A file fails after moving its rollups and half its records, and its retry comes only
+    after its lease ran out and another file of the same sites was stored: the rollups
+    still equal the sums of the records, and nothing of either file is lost."""
+    import pytest
+
+    import pipeline.site_claims as site_claims
+    from pipeline.processing import process_object
+    from pipeline.rollup_rebuild import differences, expected_days, stored_days
+
+    put_sites(settings, [Site(s, kind="consumer", capacity_kw=Decimal(100), interval_minutes=15) for s in SITES])
+    raw_files.upload(settings, KEY, json.dumps(file_rows()).encode())
+    plan = FaultPlan(fail_at=3, only=lambda call: call == "dynamodb.BatchWriteItem")  # rollups, records, records
+    with injected(settings, plan), pytest.raises(Exception, match="injected"):
+        plan.active = True
+        process_object(settings, KEY)
+    stored_first = sum(1 for s in SITES for _ in site_records(settings, s))
+    assert 0 < stored_first < 52 and all("inflight" in item for item in site_items(settings, SITES).values())
+
+    later = site_claims._now() + site_claims.LEASE_SECONDS + 1
+    monkeypatch.setattr(site_claims, "_now", lambda: later)
+    other = "raw/2026/11/29/next.json"
+    raw_files.upload(settings, other, json.dumps([row(s, "2026-11-29T06:00:00Z", 2, 1) for s in SITES]).encode())
+    process_object(settings, other)
+    process_object(settings, KEY)  # the first file's retry, judged after the other
+
+    records = [r for s in SITES for r in site_records(settings, s)]
+    assert len(records) == 52 + 2
+    for site in SITES:
+        stored = stored_days(settings, site)
+        for (_, day), hours in expected_days(site_records(settings, site)).items():
+            assert differences(site, day, stored[day]["hours"], hours) == [], (site, day)
+    assert not any({"lease", "inflight"} & item.keys() for item in site_items(settings, SITES).values())

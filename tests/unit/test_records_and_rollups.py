@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 from pipeline.records import Record, anomaly_shard, derive
-from pipeline.rollups import add_to_day, by_day, change_token, day_items_from_records, deltas, hour_of
+from pipeline.rollups import add_to_day, by_day, change_token, deltas, hour_of
 from pipeline.validation import Reading
 
 
@@ -103,30 +103,3 @@ def test_a_day_item_names_only_the_last_change_and_a_resumed_try_skips_its_own()
     assert add_to_day(second, "site-1", "2026-11-29", again, "b", resuming=True) is None
     assert add_to_day(second, "site-1", "2026-11-29", again, "b")["hours"]["06"]["readings"] == 6
     assert add_to_day(second, "site-1", "2026-11-29", again, "a", resuming=True)["hours"]["06"]["readings"] == 6
-
-
-def test_day_items_from_records_are_their_sums_and_keep_missing_intervals():
-    records = [
-        Record("site-1", "2026-11-29T06:00:00Z", Decimal(3), Decimal(1), Decimal(2), ("x",), "k", "p"),
-        Record("site-1", "2026-11-29T06:15:00Z", Decimal(1), Decimal(2), Decimal(-1), (), "k", "p"),
-        Record("site-1", "2026-11-30T00:00:00Z", Decimal(0), Decimal(1), Decimal(-1), (), "k", "p"),
-    ]
-    stored = {
-        "2026-11-29": {"hours": {"06": {"readings": 7, "missing_intervals": 2}, "09": {"missing_intervals": 1}}},
-        "2026-11-28": {"hours": {"10": {"readings": 1}}},
-    }
-    items = day_items_from_records("site-1", records, stored)
-    assert items["2026-11-29"]["hours"] == {
-        "06": {
-            "generated_kwh": 4,
-            "consumed_kwh": 3,
-            "net_kwh": 1,
-            "self_supplied_kwh": 2,
-            "readings": 2,
-            "anomalies": 1,
-            "missing_intervals": 2,
-        },
-        "09": {"missing_intervals": 1},
-    }
-    assert items["2026-11-30"]["hours"]["00"]["readings"] == 1
-    assert items["2026-11-28"]["hours"] == {}, "a day with no record left is emptied"

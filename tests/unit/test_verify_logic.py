@@ -55,16 +55,17 @@ def test_differences_ignore_missing_intervals_and_treat_absent_as_zero():
     assert [d.hour for d in differences("site-1", "2026-11-29", {}, expected)] == ["06"] * 5  # anomalies 0 = 0
 
 
-def test_a_rebuilt_item_keeps_missing_intervals_and_tokens_and_drops_stale_hours():
+def test_a_rebuilt_item_keeps_missing_intervals_drops_stale_hours_and_change_tokens():
     expected = expected_days([record("2026-11-29T06:00:00Z", "3", "1")])[("site-1", "2026-11-29")]
     stored = {
         "site_id": "site-1",
         "day": "2026-11-29",
         "applied_changes": {"t1"},
+        "change": "t2",
         "hours": {"06": {"readings": Decimal(9), "missing_intervals": Decimal(1)}, "08": {"readings": Decimal(1)}},
     }
     item = rebuilt_item(stored, "site-1", "2026-11-29", expected)
-    assert item["applied_changes"] == {"t1"}
+    assert "applied_changes" not in item and "change" not in item, "a rebuilt day is nobody's running sum"
     assert set(item["hours"]) == {"06"}
     assert item["hours"]["06"]["readings"] == 1 and item["hours"]["06"]["missing_intervals"] == 1
     assert stored["hours"]["06"]["readings"] == 9, "the stored item is not changed in place"
