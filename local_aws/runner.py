@@ -3,7 +3,8 @@
 It long-polls the raw-events queue, builds the SQS event Lambda would receive, calls the
 real handler from lambda/handler.py, deletes the messages that succeeded and leaves the
 failures on the queue, where SQS counts the receive and dead-letters them past
-`maxReceiveCount`, exactly as in AWS.
+`maxReceiveCount`, exactly as in AWS. Like Lambda, it runs several invocations at once
+(`concurrency` pollers), each with a deadline, so one big file never holds up the others.
 """
 
 from __future__ import annotations
@@ -70,18 +71,22 @@ class Runner:
         batch_size: int = 10,
         wait_seconds: int = 1,
         retry_delay_seconds: int = 5,
+        concurrency: int = 2,
+        timeout_seconds: int = 60,
     ) -> None:
         self.settings = settings
         self.handler = handler or partial(load_handler(), settings=settings)
         self.batch_size = batch_size
         self.wait_seconds = wait_seconds
         self.retry_delay_seconds = retry_delay_seconds
+        self.concurrency = concurrency
+        self.timeout_seconds = timeout_seconds
         self.stats = RunnerStats()
+        self._stats_lock = threading.Lock()
         self._sqs = client(settings, "sqs")
         self._queue_url: str | None = None
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._busy = threading.Lock()
+        self._threads: list[threading.Thread] = []
 
     @property
     def queue_url(self) -> str:
@@ -91,27 +96,27 @@ class Runner:
 
     def poll_once(self, wait_seconds: int | None = None) -> int:
         """Receive one batch and hand it to the handler; returns how many messages came."""
-        with self._busy:
-            messages = self._sqs.receive_message(
-                QueueUrl=self.queue_url,
-                MaxNumberOfMessages=self.batch_size,
-                WaitTimeSeconds=self.wait_seconds if wait_seconds is None else wait_seconds,
-                MessageSystemAttributeNames=["All"],
-                MessageAttributeNames=["All"],
-            ).get("Messages", [])
-            if messages:
-                self._invoke(messages)
-            return len(messages)
+        messages = self._sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=self.wait_seconds if wait_seconds is None else wait_seconds,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if messages:
+            self._invoke(messages)
+        return len(messages)
 
     def _invoke(self, messages: list[dict[str, Any]]) -> None:
         event = {"Records": [self._record(m) for m in messages]}
         try:
-            response = self.handler(event, LambdaContext())
+            response = self.handler(event, LambdaContext(timeout_seconds=self.timeout_seconds))
             failed_ids = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures", [])}
         except Exception as exc:  # a handler that raises fails the whole batch, as in Lambda
             failed_ids = {m["MessageId"] for m in messages}
-            self.stats.last_error = f"{type(exc).__name__}: {exc}"
-            log("runner_batch_failed", level=40, error=self.stats.last_error)
+            with self._stats_lock:
+                self.stats.last_error = f"{type(exc).__name__}: {exc}"
+            log("runner_batch_failed", level=40, error=f"{type(exc).__name__}: {exc}")
         done = [m for m in messages if m["MessageId"] not in failed_ids]
         failed = [m for m in messages if m["MessageId"] in failed_ids]
         if done:
@@ -125,10 +130,11 @@ class Runner:
                 ReceiptHandle=message["ReceiptHandle"],
                 VisibilityTimeout=self.retry_delay_seconds,
             )
-        self.stats.batches += 1
-        self.stats.succeeded += len(done)
-        self.stats.failed += len(failed)
-        self.stats.last_batch_at = time.time()
+        with self._stats_lock:
+            self.stats.batches += 1
+            self.stats.succeeded += len(done)
+            self.stats.failed += len(failed)
+            self.stats.last_batch_at = time.time()
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -136,7 +142,15 @@ class Runner:
             "receiptHandle": message["ReceiptHandle"],
             "body": message["Body"],
             "attributes": message.get("Attributes", {}),
-            "messageAttributes": message.get("MessageAttributes", {}),
+            "messageAttributes": {
+                name: {
+                    "stringValue": value.get("StringValue"),
+                    "dataType": value.get("DataType"),
+                    "stringListValues": [],
+                    "binaryListValues": [],
+                }
+                for name, value in message.get("MessageAttributes", {}).items()
+            },
             "md5OfBody": message.get("MD5OfBody"),
             "eventSource": "aws:sqs",
             "eventSourceARN": f"arn:aws:sqs:{self.settings.region}:123456789012:{self.settings.queue}",
@@ -158,23 +172,32 @@ class Runner:
         )["Attributes"]
         return sum(int(v) for v in attributes.values())
 
+    @property
+    def running(self) -> bool:
+        return any(thread.is_alive() for thread in self._threads)
+
     def start(self) -> Runner:
-        if self._thread is None or not self._thread.is_alive():
+        if not self.running:
             self._stop.clear()
-            self._thread = threading.Thread(target=self._loop, name="lambda-runner", daemon=True)
-            self._thread.start()
+            self._threads = [
+                threading.Thread(target=self._loop, name=f"lambda-runner-{n}", daemon=True)
+                for n in range(1, self.concurrency + 1)
+            ]
+            for thread in self._threads:
+                thread.start()
         return self
 
     def stop(self, timeout: float = 10) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for thread in self._threads:
+            thread.join(timeout)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
                 self.poll_once()
             except Exception as exc:  # the stack went away or hiccuped: keep the thread alive
-                self.stats.last_error = f"{type(exc).__name__}: {exc}"
-                log("runner_poll_failed", level=30, error=self.stats.last_error)
+                with self._stats_lock:
+                    self.stats.last_error = f"{type(exc).__name__}: {exc}"
+                log("runner_poll_failed", level=30, error=f"{type(exc).__name__}: {exc}")
                 self._stop.wait(1)

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 logger = logging.getLogger("energy")
+_context: ContextVar[tuple[tuple[str, object], ...]] = ContextVar("log_context", default=())
 
 
 class _Stderr(logging.Handler):
@@ -27,5 +31,16 @@ def configure() -> None:
         logger.propagate = False
 
 
+@contextmanager
+def log_context(**fields: object) -> Iterator[None]:
+    """Add `fields` (such as the Lambda request id) to every line logged inside the block."""
+    merged = {**dict(_context.get()), **{k: v for k, v in fields.items() if v is not None}}
+    token = _context.set(tuple(merged.items()))
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
 def log(event: str, level: int = logging.INFO, **fields: object) -> None:
-    logger.log(level, json.dumps({"event": event, **fields}, default=str))
+    logger.log(level, json.dumps({"event": event, **dict(_context.get()), **fields}, default=str))

@@ -30,7 +30,7 @@ from pipeline.site_claims import Inflight, SitesBusy, claimed, site_states
 from pipeline.sites import Site, register_unknown, site_items
 from pipeline.validation import Reading, Validated, validate_rows
 
-CLAIM_ATTEMPTS = 8  # ~5 s of backoff waiting for another file of the same site to be stored
+CLAIM_ATTEMPTS = 5  # ~1 s of waiting in the invocation; longer waits go back to the queue (deferral)
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ data "aws_iam_policy_document" "function" {
       "dynamodb:BatchGetItem",
       "dynamodb:BatchWriteItem",
       "dynamodb:PutItem",
+      "dynamodb:Query",
       "dynamodb:UpdateItem",
     ]
     resources = [
@@ -85,6 +86,18 @@ data "aws_iam_policy_document" "function" {
       "sqs:DeleteMessage",
       "sqs:GetQueueAttributes",
       "sqs:ReceiveMessage",
+    ]
+    resources = [aws_sqs_queue.raw_events.arn]
+  }
+
+  statement {
+    # A file whose sites are busy, or that the invocation has no time left for, goes back
+    # to the queue as a new message, so that waiting does not spend its receive count.
+    sid    = "DeferRawEvents"
+    effect = "Allow"
+    actions = [
+      "sqs:GetQueueUrl",
+      "sqs:SendMessage",
     ]
     resources = [aws_sqs_queue.raw_events.arn]
   }

@@ -42,6 +42,7 @@ FUNCTION_PERMISSIONS = {
             "dynamodb:BatchGetItem",
             "dynamodb:BatchWriteItem",
             "dynamodb:PutItem",
+            "dynamodb:Query",
             "dynamodb:UpdateItem",
         },
         {f"${{aws_dynamodb_table.{role}.arn}}" for role in TABLE_ROLES},
@@ -51,6 +52,7 @@ FUNCTION_PERMISSIONS = {
         {"sqs:ChangeMessageVisibility", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"},
         {"${aws_sqs_queue.raw_events.arn}"},
     ),
+    "DeferRawEvents": ({"sqs:GetQueueUrl", "sqs:SendMessage"}, {"${aws_sqs_queue.raw_events.arn}"}),
     "WriteOwnLogs": (
         {"logs:CreateLogStream", "logs:PutLogEvents"},
         {"${aws_cloudwatch_log_group.function.arn}:*"},

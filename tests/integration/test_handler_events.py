@@ -56,3 +56,30 @@ def test_structured_log_line_per_file(settings, handler, lambda_context, capsys)
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     [processed] = [line for line in lines if line["event"] == "file_processed"]
     assert processed["source_key"] == FIXTURE_KEY and processed["written"] == 1 and "duration_ms" in processed
+
+
+def test_every_log_line_of_an_invocation_names_its_request_id(settings, handler, lambda_context, capsys):
+    raw_files.upload(settings, FIXTURE_KEY, json.dumps([READING]).encode())
+    handler(load_event("sqs_s3_put.json"), lambda_context, settings=settings)
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert lines and {line.get("request_id") for line in lines} == {lambda_context.aws_request_id}
+
+
+def test_messages_the_invocation_has_no_time_for_are_handed_back_not_failed(settings, handler, runner):
+    class AlmostOut:
+        aws_request_id = "late"
+
+        def get_remaining_time_in_millis(self):
+            return 3_000
+
+    raw_files.upload(settings, FIXTURE_KEY, json.dumps([READING]).encode())
+    event = load_event("sqs_s3_put.json")
+    event["Records"][0]["eventSourceARN"] = f"arn:aws:sqs:{settings.region}:123456789012:{settings.queue}"
+    runner.drain()  # the upload's own notification, and S3's test event
+    processed_once = file_outcomes(settings, [FIXTURE_KEY])[FIXTURE_KEY].processed_at
+
+    assert handler(event, AlmostOut(), settings=settings) == {"batchItemFailures": []}
+    assert runner.pending() == 1, "a new message for the file is back on the queue"
+    assert file_outcomes(settings, [FIXTURE_KEY])[FIXTURE_KEY].processed_at == processed_once, "not processed now"
+    runner.drain()
+    assert runner.stats.failed == 0 and len(list(site_records(settings, "site-1"))) == 1
