@@ -119,6 +119,7 @@ class Persistence:
         self._dirty = False
         self._sequence = 0
         self._journal_lock = threading.Lock()
+        self._snapshot_lock = threading.Lock()  # one snapshot at a time (the loop, a caller, close)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         _install_s3_hook()
@@ -212,6 +213,10 @@ class Persistence:
 
     def snapshot(self, *, wait: float = 5.0) -> bool:
         """Save every backend; False when requests stayed in flight for `wait` seconds (try later)."""
+        with self._snapshot_lock:
+            return self._snapshot(wait)
+
+    def _snapshot(self, wait: float) -> bool:
         started = time.perf_counter()
         with self._door:
             self._closed = True
