@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PORT ?= 8501
 
-.PHONY: run test lint format stack bench clean browser
+.PHONY: run test lint format stack reset bench clean browser
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ run: $(VENV)/.runtime
 ## stack: run the embedded AWS alone on ENERGY_LOCAL_PORT (default 4566) for the CLI and other apps
 stack: $(VENV)/.runtime
 	$(PY) -m local_aws
+
+## reset: forget everything the embedded AWS kept (ENERGY_DATA_DIR, default .energy-data/): the next start is empty
+reset: $(VENV)/.runtime
+	$(PY) -m local_aws --reset
 
 ## test: lint, then every test (unit, integration, app, browser, infra)
 test: $(VENV)/.installed browser test-prereqs

@@ -1,8 +1,9 @@
 """Which AWS the app talks to, decided once per process.
 
 - `ENERGY_BACKEND=local` (the default) and no `AWS_ENDPOINT_URL`: the app starts the
-  embedded stack in its own process (moto on a free port, the resources, and the runner
-  that plays Lambda), so `streamlit run` alone gives a working pipeline.
+  embedded stack in its own process (moto on ENERGY_LOCAL_PORT, the resources, and the
+  runner that plays Lambda), so `streamlit run` alone gives a working pipeline. Its data
+  lives in ENERGY_DATA_DIR and comes back on the same endpoint after a restart.
 - `AWS_ENDPOINT_URL` set (a shared `python -m local_aws`, LocalStack) or
   `ENERGY_BACKEND=aws`: the configured endpoint and credentials, with no runner (the
   other process, or Lambda, does the processing).
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 import streamlit as st
 from botocore.exceptions import BotoCoreError, ClientError
 
+from local_aws.server import PortInUse
 from local_aws.stack import EmbeddedStack, start_stack
 from pipeline.aws import client
 from pipeline.settings import Settings
@@ -45,14 +47,20 @@ def _config_key() -> tuple[tuple[str, str], ...]:
 
 
 def backend() -> Backend:
-    return _backend(_config_key())
+    try:
+        return _backend(_config_key())
+    except PortInUse as exc:  # another stack holds the port: say what to do, not a traceback
+        st.error(f"The embedded AWS cannot start: {exc}.")
+        st.stop()
+        raise
 
 
 @st.cache_resource(show_spinner="Starting the embedded AWS…")
 def _backend(config: tuple[tuple[str, str], ...]) -> Backend:
     settings = Settings.from_env()
     if settings.backend == "local" and not os.environ.get("AWS_ENDPOINT_URL"):
-        stack = start_stack(settings, port=0, run_lambda=True)
+        port = int(settings.endpoint_url.rsplit(":", 1)[1]) if settings.endpoint_url else 0
+        stack = start_stack(settings, port=port, run_lambda=True, data_dir=settings.data_dir)
         return Backend(stack.settings, EMBEDDED, stack)
     return Backend(settings, AWS if settings.backend == "aws" else ENDPOINT)
 

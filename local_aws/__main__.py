@@ -1,7 +1,8 @@
 """`python -m local_aws`: the embedded stack as a standalone process on a fixed port.
 
 Other processes (the CLI, a second app, `aws --endpoint-url ... s3 cp`) share it by setting
-AWS_ENDPOINT_URL to the address it prints.
+AWS_ENDPOINT_URL to the address it prints. Everything it holds is kept in ENERGY_DATA_DIR
+(default `.energy-data/` in the project) across stops and crashes; `--reset` empties it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import signal
 import sys
 import threading
 
+from local_aws.persistence import DataDirError, reset_data_dir
 from local_aws.server import PortInUse
 from local_aws.stack import start_stack
 from pipeline.logs import configure
@@ -27,16 +29,27 @@ def main(argv: list[str] | None = None) -> int:
         help="port on 127.0.0.1 (default: ENERGY_LOCAL_PORT or %(default)s)",
     )
     parser.add_argument("--no-runner", action="store_true", help="do not play Lambda's part (another process does)")
+    parser.add_argument("--in-memory", action="store_true", help="keep nothing on disk (forgotten at stop)")
+    parser.add_argument("--reset", action="store_true", help="empty the data directory (ENERGY_DATA_DIR) and exit")
     args = parser.parse_args(argv)
     configure()
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     try:
-        stack = start_stack(Settings.from_env(env), args.port, run_lambda=not args.no_runner)
-    except (PortInUse, ConfigError) as exc:
+        settings = Settings.from_env(env)
+        if args.reset:
+            removed = reset_data_dir(settings.data_dir)
+            print(f"{'Emptied' if removed else 'Nothing to empty in'} {settings.data_dir}: the next start is empty.")
+            return 0
+        data_dir = None if args.in_memory else settings.data_dir
+        stack = start_stack(settings, args.port, run_lambda=not args.no_runner, data_dir=data_dir)
+    except (PortInUse, ConfigError, DataDirError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"Embedded AWS running at {stack.settings.endpoint_url}; use it from another shell with:")
     print(f"  export ENERGY_BACKEND=local AWS_ENDPOINT_URL={stack.settings.endpoint_url}")
+    kept = f"data kept in {data_dir}" if data_dir else "in memory only"
+    replayed = f"; {stack.replayed} upload(s) from before a crash queued again" if stack.replayed else ""
+    print(f"({kept}{replayed})")
     print("Press Ctrl-C to stop.", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())

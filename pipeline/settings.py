@@ -9,9 +9,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 BACKENDS = ("local", "aws")
 DEFAULT_LOCAL_PORT = 4566
+# Where the embedded stack keeps its data between runs: `.energy-data/` in the project.
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".energy-data"
 
 
 class ConfigError(ValueError):
@@ -39,6 +42,7 @@ class Settings:
     raw_prefix: str = "raw/"
     quarantine_prefix: str = "quarantine/"
     reports_prefix: str = "reports/"  # outside raw/, so a saved report never triggers processing
+    data_dir: str = ""  # the embedded stack's data directory (ENERGY_DATA_DIR); only local_aws uses it
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -66,6 +70,7 @@ class Settings:
             alerts_queue=env.get("ENERGY_ALERTS_QUEUE", cls.alerts_queue),
             max_receive_count=_int(env, "ENERGY_MAX_RECEIVE_COUNT", cls.max_receive_count),
             alert_max_lines=_int(env, "ENERGY_ALERT_MAX_LINES", cls.alert_max_lines),
+            data_dir=env.get("ENERGY_DATA_DIR") or str(DEFAULT_DATA_DIR),
         )
 
     def with_endpoint(self, endpoint_url: str) -> Settings:
@@ -87,6 +92,7 @@ class Settings:
             "topic": self.topic,
             "alerts_queue": self.alerts_queue,
             "max_receive_count": self.max_receive_count,
+            "data_dir": self.data_dir,
         }
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = ("ingest", "process", "dashboard", "memory")
+SCRIPTS = ("ingest", "process", "dashboard", "memory", "startup")
 TIMEOUT_SECONDS = 240
 
 pytestmark = pytest.mark.slow

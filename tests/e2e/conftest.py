@@ -49,7 +49,9 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.skip("Debian's chromium is not installed at /usr/bin/chromium: run `make browser`")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ENERGY_"))}
-    env.update(ENERGY_BACKEND="local", PYTHONUNBUFFERED="1")
+    data = tmp_path_factory.mktemp("e2e-data")  # the embedded stack's own port and data, not the project's
+    env.update(ENERGY_BACKEND="local", ENERGY_LOCAL_PORT=str(_free_port()), ENERGY_DATA_DIR=str(data))
+    env.update(PYTHONUNBUFFERED="1")
     log = (tmp_path_factory.mktemp("e2e") / "streamlit.log").open("w")
     server = subprocess.Popen(
         [

@@ -20,9 +20,9 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def standalone_stack():
+def standalone_stack(tmp_path):
     port = free_port()
-    env = {**os.environ, "ENERGY_LOCAL_PORT": str(port), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "ENERGY_LOCAL_PORT": str(port), "ENERGY_DATA_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
     env.pop("AWS_ENDPOINT_URL", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "local_aws"],
