@@ -15,6 +15,7 @@ from pipeline.formats import (
     decode_rows,
     iter_rows,
 )
+from pipeline.settings import ConfigError, Settings
 
 READING = {
     "site_id": "site-1",
@@ -320,3 +321,28 @@ def test_unreadable_can_come_after_rows_were_yielded():
 
 def test_every_reason_code_has_a_sentence():
     assert {"object_too_large", "decompressed_too_large", "compression_ratio_too_high", "row_too_deep"} <= set(REASONS)
+
+
+def test_settings_build_the_limits_from_the_environment():
+    env = {"ENERGY_MAX_OBJECT_MB": "2", "ENERGY_MAX_ROW_KB": "1", "ENERGY_MAX_DEPTH": "5", "ENERGY_MAX_RATIO": "7"}
+    limits = Settings.from_env(env).limits()
+    assert (limits.max_object_bytes, limits.max_row_bytes, limits.max_depth, limits.max_ratio) == (
+        2 * 1024 * 1024,
+        1024,
+        5,
+        7,
+    )
+    assert Settings.from_env({}).limits() == Limits()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"ENERGY_MAX_DECOMPRESSED_MB": "0"}, "ENERGY_MAX_DECOMPRESSED_MB must be positive"),
+        ({"ENERGY_MAX_COLUMNS": "many"}, "ENERGY_MAX_COLUMNS must be a whole number"),
+        ({"ENERGY_MAX_DEPTH": "100000"}, "ENERGY_MAX_DEPTH must be at most 500"),
+    ],
+)
+def test_bad_limits_are_named(env, message):
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)
