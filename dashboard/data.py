@@ -269,8 +269,14 @@ class Preview:
     row_errors: tuple[str, ...] = ()  # codes of rows that could not be decoded, in order of first sight
 
 
+def raw_rows(settings: Settings, key: str, version: str) -> tuple[pd.DataFrame | None, list | None, str | None]:
+    """(table of the file's first rows, the rows as parsed JSON values, why it cannot be read)."""
+    preview = raw_preview(settings, key, version)
+    return preview.table, preview.values, preview.problem
+
+
 @st.cache_data(ttl=LONG_TTL, show_spinner=False, max_entries=32)
-def raw_rows(settings: Settings, key: str, version: str, limit: int = PREVIEW_ROWS) -> Preview:
+def raw_preview(settings: Settings, key: str, version: str, limit: int = PREVIEW_ROWS) -> Preview:
     """The first `limit` rows of a file, streamed: a huge or hostile file costs what its limits allow."""
     rows: list[RawRow] = []
     more = False

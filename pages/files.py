@@ -84,7 +84,7 @@ with st.container(border=True):
 
     size = int(chosen["size"])
     with widgets.guarded(settings, f"reading {name}"):
-        preview = data.raw_rows(settings, key, chosen["etag"])
+        preview = data.raw_preview(settings, key, chosen["etag"])
         rejected = data.rejects(settings, key, str(outcome["processed_at"])) if processed else None
     problem, table, values = preview.problem, preview.table, preview.values
     if problem:
