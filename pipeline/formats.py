@@ -102,6 +102,7 @@ class Limits:
 _EXACT = json.JSONDecoder(parse_float=Decimal, parse_int=Decimal, parse_constant=NonFinite)
 _FAST = json.JSONDecoder()  # for a pass that only checks: Decimal construction is most of the decode cost
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
+_SEPARATOR = re.compile(r"[ \t\n\r]*,[ \t\n\r]*")
 _STRUCTURE = re.compile(r'[\[\]{}",]')
 _IN_STRING = re.compile(r'["\\]')
 _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
@@ -337,16 +338,37 @@ def _first_line_is_json(text: _Text, limits: Limits, decoder: json.JSONDecoder) 
 
 
 def _json_array(text: _Text, limits: Limits, decoder: json.JSONDecoder) -> Iterator[RawRow]:
+    """Elements one by one; the common case (a whole, small, shallow element) stays on a fast path."""
     text.pos += 1
     text.skip_whitespace()
     if text.peek() == "]":
         text.pos += 1
         text.expect_end()
         return
+    scan = decoder.scan_once  # what raw_decode calls, without its exception translation
+    max_row, max_depth, max_columns = limits.max_row_bytes, limits.max_depth, limits.max_columns
     number = 0
     while True:
         number += 1
-        yield _element(text, number, limits, decoder)
+        buf, start = text.buf, text.pos
+        try:
+            value, end = scan(buf, start)
+        except (StopIteration, json.JSONDecodeError, RecursionError):
+            end = -1
+        if (
+            0 < end < len(buf)
+            and end - start <= max_row
+            and buf.count("{", start, end) + buf.count("[", start, end) <= max_depth
+            and not (type(value) is dict and len(value) > max_columns)
+        ):
+            text.pos = end
+            yield RawRow(number, value)
+        else:
+            yield _element(text, number, limits, decoder)
+        separator = _SEPARATOR.match(text.buf, text.pos)
+        if separator and separator.end() < len(text.buf):
+            text.pos = separator.end()
+            continue
         text.skip_whitespace()
         after = text.peek()
         if after == ",":
