@@ -116,8 +116,9 @@ def iter_rows(key: str, chunks: Iterable[bytes], limits: Limits = Limits()) -> I
 def check_readable(key: str, chunks: Iterable[bytes], limits: Limits = Limits()) -> int:
     """How many rows the file has; raises `UnreadableFile` as `iter_rows` would.
 
-    Same checks as `iter_rows`, but numbers are parsed as floats (the values are thrown away),
-    which makes this first pass cheaper than the one that stores.
+    Same checks as `iter_rows`, but numbers are parsed as floats (the values are thrown away).
+    That saves only ~10% (bench/parse.py: 3.3 s against 3.7 s for 1.5M readings): decoding is
+    C-fast either way, so the first pass costs about as much as the second.
     """
     return sum(1 for _ in _rows(key, chunks, limits, _FAST))
 
