@@ -10,8 +10,8 @@ redrives) clear the loaders they affect; the sidebar's Refresh button clears the
 
 from __future__ import annotations
 
-import gzip
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -30,7 +30,7 @@ from pipeline import (
     sites,
     verify,
 )
-from pipeline.formats import NonFinite, UnreadableFile, decode_rows
+from pipeline.formats import REASONS, NonFinite, RawRow, UnreadableFile, iter_rows, iter_text
 from pipeline.health import Health, stack_health
 from pipeline.settings import Settings
 from pipeline.simulation import upload_log as read_upload_log
@@ -41,6 +41,9 @@ TTL = 60
 LONG_TTL = 600
 HISTORY_TTL = 1800  # rollups older than RECENT_DAYS (see rollup_frame)
 RECENT_DAYS = 2
+PREVIEW_ROWS = 1_000  # rows a file preview reads, whatever the file's size
+PREVIEW_CHUNK_BYTES = 64 * 1024
+INLINE_DOWNLOAD_BYTES = 16 * 1024 * 1024  # larger files download through a presigned link
 
 ROLLUP_COLUMNS = [
     "site_id",
@@ -237,37 +240,92 @@ def outcome_frame(settings: Settings, keys: tuple[str, ...], version: str) -> pd
     return pd.DataFrame.from_dict(rows, orient="index", columns=OUTCOME_COLUMNS)
 
 
-@st.cache_data(ttl=LONG_TTL, show_spinner=False, max_entries=32)
+@st.cache_data(ttl=LONG_TTL, show_spinner=False, max_entries=8)
 def raw_body(settings: Settings, key: str, version: str) -> bytes:
-    """A raw file's bytes; `version` (its ETag or upload time) makes a re-upload read again."""
-    return raw_files.read(settings, key)[0]
+    """A small raw file's bytes, for the download button; `version` (its ETag) makes a re-upload read again.
+
+    Only for files up to `INLINE_DOWNLOAD_BYTES`: larger ones are downloaded through
+    `raw_files.download_url`, never through the app's memory.
+    """
+    with raw_files.open_object(settings, key) as stream:
+        if stream.size > INLINE_DOWNLOAD_BYTES:
+            raise ValueError(f"{key} is {stream.size:,} bytes: download it through a presigned link")
+        return b"".join(stream.chunks())
+
+
+@st.cache_data(ttl=600, show_spinner=False, max_entries=32)
+def download_link(settings: Settings, key: str) -> str:
+    """A presigned link valid a little longer than it is cached, so a shown link always works."""
+    return raw_files.download_url(settings, key, expires_seconds=900)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The first rows of a raw file, read in bounded memory whatever the file holds."""
+
+    table: pd.DataFrame | None  # the rows read, with their row number (and `error` when a row has one)
+    values: list | None  # the same rows as JSON values
+    problem: str | None  # why the file cannot be read at all: "code: sentence (detail)"
+    more: bool  # the file has rows past the preview
+    row_errors: tuple[str, ...] = ()  # codes of rows that could not be decoded, in order of first sight
+
+
+def raw_rows(settings: Settings, key: str, version: str) -> tuple[pd.DataFrame | None, list | None, str | None]:
+    """(table of the file's first rows, the rows as parsed JSON values, why it cannot be read)."""
+    preview = raw_preview(settings, key, version)
+    return preview.table, preview.values, preview.problem
 
 
 @st.cache_data(ttl=LONG_TTL, show_spinner=False, max_entries=32)
-def raw_rows(settings: Settings, key: str, version: str) -> tuple[pd.DataFrame | None, list | None, str | None]:
-    """(table of the file's rows, the rows as parsed JSON values, why it cannot be read)."""
-    body = raw_body(settings, key, version)
+def raw_preview(settings: Settings, key: str, version: str, limit: int = PREVIEW_ROWS) -> Preview:
+    """The first `limit` rows of a file, streamed: a huge or hostile file costs what its limits allow."""
+    rows: list[RawRow] = []
+    more = False
     try:
-        rows = decode_rows(key, body)
+        with raw_files.open_object(settings, key, chunk_bytes=PREVIEW_CHUNK_BYTES) as stream:
+            for row in iter_rows(key, stream.chunks(), settings.limits()):
+                if len(rows) == limit:
+                    more = True
+                    break
+                rows.append(row)
     except UnreadableFile as exc:
-        return None, None, f"{exc.reason}: {exc.detail}"
+        return Preview(None, None, explain(exc.reason, exc.detail), False)
     values = [_plain(r.value) for r in rows]
     records = [v if isinstance(v, dict) else {"value": v} for v in values]
     table = pd.DataFrame.from_records(records)
     table.insert(0, "row", [r.number for r in rows])
-    return table, values, None
+    errors = tuple(dict.fromkeys(r.error for r in rows if r.error))
+    if errors:
+        table.insert(1, "error", [r.error for r in rows])
+    return Preview(table, values, None, more, errors)
+
+
+def explain(reason: str, detail: str = "") -> str:
+    """A reason code with the sentence a person reads for it."""
+    sentence = REASONS.get(reason)
+    text = f"{reason}: {sentence}" if sentence else reason
+    return f"{text} ({detail})" if detail else text
 
 
 @st.cache_data(ttl=LONG_TTL, show_spinner=False, max_entries=32)
 def raw_text(settings: Settings, key: str, version: str, limit: int = 200_000) -> tuple[str, bool]:
-    """(the file as text, True when cut at `limit` characters), unzipped when gzipped."""
-    body = raw_body(settings, key, version)
-    if key.endswith(".gz") or body.startswith(b"\x1f\x8b"):
-        try:
-            body = gzip.decompress(body)
-        except (OSError, EOFError):
-            return "(not valid gzip)", False
-    text = body.decode("utf-8", errors="replace")
+    """(the start of the file as text, True when cut at `limit` characters), unzipped when gzipped.
+
+    Reads only as far as `limit` characters need (a gzipped file is inflated that far and no
+    further), so any file previews in bounded memory and time.
+    """
+    pieces: list[str] = []
+    have = 0
+    try:
+        with raw_files.open_object(settings, key, chunk_bytes=PREVIEW_CHUNK_BYTES) as stream:
+            for piece in iter_text(key, stream.chunks(), settings.limits(), errors="replace"):
+                pieces.append(piece)
+                have += len(piece)
+                if have > limit:
+                    break
+    except UnreadableFile as exc:
+        return f"(the text cannot be shown: {explain(exc.reason)})", False
+    text = "".join(pieces)
     return text[:limit], len(text) > limit
 
 

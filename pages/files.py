@@ -82,13 +82,19 @@ with st.container(border=True):
     if not processed:
         st.caption("Not processed yet: the pipeline picks files up within seconds of their upload.")
 
+    size = int(chosen["size"])
     with widgets.guarded(settings, f"reading {name}"):
-        body = data.raw_body(settings, key, chosen["etag"])
-        table, values, problem = data.raw_rows(settings, key, chosen["etag"])
+        preview = data.raw_preview(settings, key, chosen["etag"])
         rejected = data.rejects(settings, key, str(outcome["processed_at"])) if processed else None
+    problem, table, values = preview.problem, preview.table, preview.values
     if problem:
-        st.error(
-            f"This file cannot be read as readings ({problem}); it was quarantined whole.", icon=":material/block:"
+        st.error(f"This file cannot be read as readings ({problem}); it is quarantined whole.", icon=":material/block:")
+    if preview.row_errors:
+        st.warning(
+            "Some rows cannot be decoded and are quarantined: "
+            + "; ".join(data.explain(code) for code in preview.row_errors)
+            + ".",
+            icon=":material/warning:",
         )
     is_csv = key.removesuffix(".gz").endswith(".csv")
     labels = ["Table", "Text" if is_csv or problem else "JSON"]
@@ -98,18 +104,21 @@ with st.container(border=True):
     with tabs[0]:
         if table is not None:
             st.dataframe(table, hide_index=True, height=min(38 + 35 * len(table), 420))
+            if preview.more:
+                st.caption(f"Showing the first {len(table):,} rows: download the file for the rest.")
         else:
             st.caption("No table: the file has no readable rows.")
     with tabs[1]:
         if is_csv or problem or values is None:
-            text, cut = data.raw_text(settings, key, chosen["etag"])
+            with widgets.guarded(settings, f"reading {name}"):
+                text, cut = data.raw_text(settings, key, chosen["etag"])
             st.code(text, language="text", height=420)
             if cut:
                 st.caption("Showing the start of the file: download it for the rest.")
         else:
             st.json(values[:JSON_ROWS], expanded=2)
-            if len(values) > JSON_ROWS:
-                st.caption(f"Showing the first {JSON_ROWS} of {len(values):,} rows: download the file for the rest.")
+            if len(values) > JSON_ROWS or preview.more:
+                st.caption(f"Showing the first {min(len(values), JSON_ROWS):,} rows: download the file for the rest.")
     if len(tabs) > 2:
         with tabs[2]:
             st.dataframe(
@@ -117,6 +126,12 @@ with st.container(border=True):
                 hide_index=True,
                 column_config={"row": st.column_config.NumberColumn("Row", format="%d"), "reasons": "Reasons"},
             )
-    st.download_button(
-        f"Download {name}", body, file_name=name, icon=":material/download:", on_click="ignore", key="files_download"
-    )
+    if size <= data.INLINE_DOWNLOAD_BYTES:
+        with widgets.guarded(settings, f"reading {name}"):
+            body = data.raw_body(settings, key, chosen["etag"])
+        icon = ":material/download:"
+        st.download_button(f"Download {name}", body, file_name=name, icon=icon, on_click="ignore", key="files_download")
+    else:
+        st.link_button(
+            f"Download {name} ({widgets.size(size)})", data.download_link(settings, key), icon=":material/download:"
+        )

@@ -15,11 +15,40 @@ from decimal import Decimal
 from typing import Any
 
 from pipeline.aws import client
-from pipeline.formats import NonFinite
+from pipeline.formats import MB, NonFinite, UnreadableFile
 from pipeline.settings import Settings
 from pipeline.validation import Reject
 
+CHUNK_BYTES = MB
+MAX_COPY_BYTES = 5 * 1024 * MB  # CopyObject's limit; larger objects need a multipart copy
 CONTENT_TYPES = {".json": "application/json", ".jsonl": "application/x-ndjson", ".csv": "text/csv"}
+
+
+class RawStream:
+    """An object being read: its version and size up front, its bytes as chunks on demand.
+
+    Close it (or use it in a `with`) when the chunks are not read to the end, so the
+    connection is released rather than the rest of the body downloaded.
+    """
+
+    def __init__(self, key: str, etag: str, size: int, body: Any, chunk_bytes: int) -> None:
+        self.key = key
+        self.etag = etag
+        self.size = size
+        self._body = body
+        self._chunk_bytes = chunk_bytes
+
+    def chunks(self) -> Iterator[bytes]:
+        return self._body.iter_chunks(self._chunk_bytes)
+
+    def close(self) -> None:
+        self._body.close()
+
+    def __enter__(self) -> RawStream:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 @dataclass(frozen=True)
@@ -52,6 +81,28 @@ def read(settings: Settings, key: str, bucket: str | None = None) -> tuple[bytes
     """The object's bytes and its version tag (the ETag, which changes with the content)."""
     response = client(settings, "s3").get_object(Bucket=bucket or settings.bucket, Key=key)
     return response["Body"].read(), response["ETag"].strip('"')
+
+
+def open_object(settings: Settings, key: str, bucket: str | None = None, chunk_bytes: int = CHUNK_BYTES) -> RawStream:
+    """Start reading an object without holding it; refuses one over the size limit before reading.
+
+    Raises `UnreadableFile("object_too_large")` from the GET's ContentLength alone, so a
+    huge upload costs one request, not its download.
+    """
+    response = client(settings, "s3").get_object(Bucket=bucket or settings.bucket, Key=key)
+    size = int(response["ContentLength"])
+    limit = settings.limits().max_object_bytes
+    if size > limit:
+        response["Body"].close()
+        raise UnreadableFile("object_too_large", f"{size:,} bytes, more than the {limit:,} accepted")
+    return RawStream(key, response["ETag"].strip('"'), size, response["Body"], chunk_bytes)
+
+
+def download_url(settings: Settings, key: str, expires_seconds: int = 900) -> str:
+    """A presigned GET, so a browser downloads a large object straight from S3 (or the local endpoint)."""
+    return client(settings, "s3").generate_presigned_url(
+        "get_object", Params={"Bucket": settings.bucket, "Key": key}, ExpiresIn=expires_seconds
+    )
 
 
 def list_objects(settings: Settings, prefix: str) -> Iterator[RawObject]:
@@ -95,6 +146,33 @@ def quarantine_file(settings: Settings, source_key: str, body: bytes, reason: st
         ContentType="application/json",
     )
     return key
+
+
+def quarantine_copy(
+    settings: Settings, source_key: str, reason: str, detail: str, bucket: str | None = None, size: int | None = None
+) -> str:
+    """Quarantine a file whole by a server-side copy, so a huge file is never read into memory.
+
+    Objects over CopyObject's 5 GB cannot be copied in one request; rather than a multipart
+    copy (never needed below the default object limit) the original stays where it is and the
+    error file says so (`copied: false`). Returns where the file can be found.
+    """
+    s3 = client(settings, "s3")
+    source_bucket = bucket or settings.bucket
+    if size is None:
+        size = int(s3.head_object(Bucket=source_bucket, Key=source_key)["ContentLength"])
+    key = quarantine_key(settings, source_key)
+    copied = size <= MAX_COPY_BYTES
+    if copied:
+        s3.copy_object(Bucket=settings.bucket, Key=key, CopySource={"Bucket": source_bucket, "Key": source_key})
+    error = {"source_key": source_key, "reason": reason, "detail": detail, "size": size, "copied": copied}
+    s3.put_object(
+        Bucket=settings.bucket,
+        Key=quarantine_key(settings, source_key, ".error.json"),
+        Body=json.dumps(error, indent=2).encode(),
+        ContentType="application/json",
+    )
+    return key if copied else source_key
 
 
 def read_rejects(settings: Settings, source_key: str) -> list[dict[str, Any]]:

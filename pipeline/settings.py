@@ -11,10 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from pipeline.formats import KB, MB, Limits
+
 BACKENDS = ("local", "aws")
 DEFAULT_LOCAL_PORT = 4566
 # Where the embedded stack keeps its data between runs: `.energy-data/` in the project.
 DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent / ".energy-data"
+MAX_DEPTH_CEILING = 500  # deeper and json's C decoder would hit Python's recursion limit first
+_LIMITS = Limits()
 
 
 class ConfigError(ValueError):
@@ -43,6 +47,12 @@ class Settings:
     quarantine_prefix: str = "quarantine/"
     reports_prefix: str = "reports/"  # outside raw/, so a saved report never triggers processing
     data_dir: str = ""  # the embedded stack's data directory (ENERGY_DATA_DIR); only local_aws uses it
+    max_object_mb: int = _LIMITS.max_object_bytes // MB
+    max_decompressed_mb: int = _LIMITS.max_decompressed_bytes // MB
+    max_ratio: int = _LIMITS.max_ratio
+    max_row_kb: int = _LIMITS.max_row_bytes // KB
+    max_columns: int = _LIMITS.max_columns
+    max_depth: int = _LIMITS.max_depth
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -71,6 +81,23 @@ class Settings:
             max_receive_count=_int(env, "ENERGY_MAX_RECEIVE_COUNT", cls.max_receive_count),
             alert_max_lines=_int(env, "ENERGY_ALERT_MAX_LINES", cls.alert_max_lines),
             data_dir=env.get("ENERGY_DATA_DIR") or str(DEFAULT_DATA_DIR),
+            max_object_mb=_int(env, "ENERGY_MAX_OBJECT_MB", cls.max_object_mb),
+            max_decompressed_mb=_int(env, "ENERGY_MAX_DECOMPRESSED_MB", cls.max_decompressed_mb),
+            max_ratio=_int(env, "ENERGY_MAX_RATIO", cls.max_ratio),
+            max_row_kb=_int(env, "ENERGY_MAX_ROW_KB", cls.max_row_kb),
+            max_columns=_int(env, "ENERGY_MAX_COLUMNS", cls.max_columns),
+            max_depth=_int(env, "ENERGY_MAX_DEPTH", cls.max_depth, ceiling=MAX_DEPTH_CEILING),
+        )
+
+    def limits(self) -> Limits:
+        """What one raw file may cost to read (see `pipeline.formats.Limits`)."""
+        return Limits(
+            max_object_bytes=self.max_object_mb * MB,
+            max_decompressed_bytes=self.max_decompressed_mb * MB,
+            max_ratio=self.max_ratio,
+            max_row_bytes=self.max_row_kb * KB,
+            max_columns=self.max_columns,
+            max_depth=self.max_depth,
         )
 
     def with_endpoint(self, endpoint_url: str) -> Settings:
@@ -93,10 +120,18 @@ class Settings:
             "alerts_queue": self.alerts_queue,
             "max_receive_count": self.max_receive_count,
             "data_dir": self.data_dir,
+            "limits": {
+                "max_object_mb": self.max_object_mb,
+                "max_decompressed_mb": self.max_decompressed_mb,
+                "max_ratio": self.max_ratio,
+                "max_row_kb": self.max_row_kb,
+                "max_columns": self.max_columns,
+                "max_depth": self.max_depth,
+            },
         }
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int, ceiling: int | None = None) -> int:
     raw = env.get(name)
     if raw is None or raw == "":
         return default
@@ -106,4 +141,6 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
     if value <= 0:
         raise ConfigError(f"{name} must be positive, not {value}")
+    if ceiling is not None and value > ceiling:
+        raise ConfigError(f"{name} must be at most {ceiling}, not {value}")
     return value

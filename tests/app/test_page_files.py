@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
+from dashboard import data
 from pipeline import browse
 from pipeline.aws import client
 from pipeline.raw_files import raw_key, upload
@@ -103,3 +105,54 @@ def test_days_are_found_without_listing_every_file(stack):
     for day in ("2026-01-31", "2026-02-01", "2025-12-31"):
         upload(stack, raw_key("a.json", datetime.fromisoformat(day + "T12:00:00+00:00"), stack), b"[]")
     assert browse.list_days(stack) == ["2026-02-01", "2026-01-31", "2025-12-31"]
+
+
+READING = {
+    "site_id": "site-1",
+    "timestamp": "2026-01-01T00:00:00Z",
+    "energy_generated_kwh": 1,
+    "energy_consumed_kwh": 2,
+}
+
+
+def open_file(open_page, stack, key):
+    at = open_page(FILES)
+    at.selectbox(key=next(k for k in keys(at) if k.startswith("files_pick"))).set_value(key).run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_a_gzip_bomb_is_previewed_as_its_reason_and_downloaded_by_link(stack, process, open_page, text, monkeypatch):
+    """5 MB of gzip that inflates to ~5 GB: the page says why in bounded memory, never an exception box."""
+    member = gzip.compress(b"\0" * 16_000_000, compresslevel=9)
+    bomb = member * (5_000_000 // len(member) + 1)
+    key = raw_key("bomb.json.gz", datetime.now(UTC), stack)
+    upload(stack, key, bomb)
+    process()
+    monkeypatch.setattr(data, "INLINE_DOWNLOAD_BYTES", 1_000_000)
+    at = open_file(open_page, stack, key)
+    assert {m.label: m.value for m in at.metric}["Outcome"] == "Quarantined"
+    shown = text(at)
+    assert "cannot be read as readings (compression_ratio_too_high: it inflates far more than real readings" in shown
+    assert len(at.code[0].value) == 200_000 and "Showing the start of the file" in shown, "the first 200 KB only"
+    assert not at.get("download_button"), "a 5 MB file is not loaded into the app to be downloaded"
+    link = at.get("link_button")[0]
+    assert link.proto.label.startswith("Download bomb.json.gz") and link.proto.url.startswith(stack.endpoint_url)
+
+
+def test_a_row_nested_50000_deep_is_shown_as_a_row_error_between_good_rows(stack, process, open_page, text):
+    deep = '{"a": ' * 50_000 + "1" + "}" * 50_000
+    key = raw_key("deep.json", datetime.now(UTC), stack)
+    later = {**READING, "timestamp": "2026-01-01T01:00:00Z"}
+    upload(stack, key, f"[{json.dumps(READING)}, {deep}, {json.dumps(later)}]".encode())
+    process()
+    at = open_file(open_page, stack, key)
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Outcome"], metrics["Records stored"], metrics["Rows quarantined"]) == (
+        "Partly quarantined",
+        "2 records",
+        "1 row",
+    )
+    assert "row_too_deep: a row is nested deeper than allowed" in text(at)
+    table = at.dataframe[1].value
+    assert list(table["row"]) == [1, 2, 3] and list(table["error"].fillna("")) == ["", "row_too_deep", ""]
