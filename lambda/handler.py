@@ -3,22 +3,24 @@
 Each SQS message carries an S3 notification. A message whose files were all processed or
 quarantined succeeds; one that hit an AWS failure is reported in `batchItemFailures`, so
 SQS retries just that message and, past `maxReceiveCount`, moves it to the dead-letter
-queue. Waiting is not failing: a file whose sites another file holds, and the messages the
-invocation has no time left for, go back to the queue as new messages (`pipeline.deferral`)
-and do not spend their receive count. Every log line names the invocation's request id.
+queue. Waiting is not failing: a file whose sites another file holds, a big file that
+stopped between two chunks for want of time, and the messages the invocation has no time
+left for go back to the queue as new messages (`pipeline.deferral`) and do not spend their
+receive count. Every log line names the invocation's request id.
 Plain S3 events (a direct invocation) are accepted too.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from pipeline import deferral
 from pipeline.aws import is_transient
 from pipeline.events import objects_in_notification, objects_in_sqs_body
 from pipeline.logs import configure, log, log_context
-from pipeline.processing import process_object
+from pipeline.processing import Paused, process_object
 from pipeline.settings import Settings
 from pipeline.site_claims import SitesBusy
 
@@ -40,17 +42,22 @@ def handler(event: dict[str, Any], context: Any, settings: Settings | None = Non
             if _ms_left(context) < RESERVE_MS:
                 failures += hand_back(settings, records[index:])
                 break
-            if not process_message(record, settings):
+            if not process_message(record, settings, lambda: _ms_left(context)):
                 failures.append({"itemIdentifier": record["messageId"]})
         return {"batchItemFailures": failures}
 
 
-def process_message(record: dict[str, Any], settings: Settings) -> bool:
+def process_message(record: dict[str, Any], settings: Settings, time_left_ms: Callable[[], int]) -> bool:
     """Process every file a message names; False when the message should be retried."""
     started = time.monotonic()
     try:
         for obj in objects_in_sqs_body(record["body"]):
-            process_object(settings, obj.key, bucket=obj.bucket, event_time=obj.event_time)
+            process_object(settings, obj.key, bucket=obj.bucket, event_time=obj.event_time, time_left_ms=time_left_ms)
+    except Paused as exc:  # a big file goes on in the next invocation, from where it stopped
+        if _sent_back(settings, record, 0, deferral.busy_waits(record)):
+            log("message_continues_later", message_id=record.get("messageId"), why=str(exc))
+            return True
+        return _failed(record, exc, started)
     except SitesBusy as exc:
         waits = deferral.busy_waits(record)
         if waits < deferral.MAX_BUSY_WAITS and _sent_back(settings, record, deferral.busy_delay(waits), waits + 1):

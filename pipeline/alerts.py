@@ -1,13 +1,17 @@
 """Anomaly alerts: one SNS message per processed file that has anomalies.
 
 The body keeps the original system's lines for each anomaly, so mail rules and people
-used to them keep working, and is capped so a file full of anomalies stays readable.
+used to them keep working, and is capped so a file full of anomalies stays readable. A
+big file is stored chunk by chunk, so what its alert will say is gathered as it goes
+(`Findings`: the first anomalies and gaps in full, the rest counted) and kept with the
+file's progress, never as a list that grows with the file.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from pipeline.anomalies import Gap
 from pipeline.aws import client
@@ -24,7 +28,52 @@ class Alert:
     message: str
 
 
-def compose_alert(source_key: str, anomalies: Sequence[Record], gaps: Sequence[Gap], max_listed: int) -> Alert:
+@dataclass(frozen=True)
+class Findings:
+    """What a file's alert reports, gathered chunk by chunk in bounded space."""
+
+    anomalies: tuple[Record, ...] = ()  # the first `max_listed`, in full
+    gaps: tuple[Gap, ...] = ()
+    anomaly_count: int = 0
+    gap_count: int = 0
+    sites: frozenset[str] = field(default_factory=frozenset)  # with an anomaly or a gap
+
+    def __bool__(self) -> bool:
+        return bool(self.anomaly_count or self.gap_count)
+
+    def add(self, anomalies: Sequence[Record], gaps: Sequence[Gap], max_listed: int) -> Findings:
+        return Findings(
+            anomalies=(*self.anomalies, *anomalies[: max(0, max_listed - len(self.anomalies))]),
+            gaps=(*self.gaps, *gaps[: max(0, max_listed - len(self.gaps))]),
+            anomaly_count=self.anomaly_count + len(anomalies),
+            gap_count=self.gap_count + len(gaps),
+            sites=self.sites | {r.site_id for r in anomalies} | {g.site_id for g in gaps},
+        )
+
+    def to_item(self) -> dict[str, Any]:
+        return {
+            "anomalies": [r.to_item() for r in self.anomalies],
+            "gaps": [{"site_id": g.site_id, "first_missing": g.first_missing, "missing": g.missing} for g in self.gaps],
+            "anomaly_count": self.anomaly_count,
+            "gap_count": self.gap_count,
+            "sites": sorted(self.sites),
+        }
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any] | None) -> Findings:
+        if not item:
+            return cls()
+        return cls(
+            anomalies=tuple(Record.from_item(r) for r in item.get("anomalies", ())),
+            gaps=tuple(Gap(g["site_id"], g["first_missing"], int(g["missing"])) for g in item.get("gaps", ())),
+            anomaly_count=int(item.get("anomaly_count", 0)),
+            gap_count=int(item.get("gap_count", 0)),
+            sites=frozenset(item.get("sites", ())),
+        )
+
+
+def compose_alert(source_key: str, findings: Findings, max_listed: int) -> Alert:
+    anomalies, gaps = findings.anomalies[:max_listed], findings.gaps[:max_listed]
     blocks = [
         "\n".join(
             [
@@ -36,29 +85,27 @@ def compose_alert(source_key: str, anomalies: Sequence[Record], gaps: Sequence[G
                 f"Reasons: {', '.join(r.anomaly_reasons)}",
             ]
         )
-        for r in anomalies[:max_listed]
+        for r in anomalies
     ]
-    rest = len(anomalies) - max_listed
+    rest = findings.anomaly_count - len(anomalies)
     if rest > 0:
         blocks.append(f"... and {_count(rest, 'more anomaly', 'more anomalies')} in this file.")
     if gaps:
         lines = [
-            f"Site: {g.site_id} missed {_count(g.missing, 'reading', 'readings')} from {g.first_missing}"
-            for g in gaps[:max_listed]
+            f"Site: {g.site_id} missed {_count(g.missing, 'reading', 'readings')} from {g.first_missing}" for g in gaps
         ]
-        if len(gaps) > max_listed:
-            lines.append(f"... and {_count(len(gaps) - max_listed, 'more gap', 'more gaps')}.")
+        if findings.gap_count > len(gaps):
+            lines.append(f"... and {_count(findings.gap_count - len(gaps), 'more gap', 'more gaps')}.")
         blocks.append("Missing readings:\n" + "\n".join(lines))
-    sites = len({r.site_id for r in anomalies} | {g.site_id for g in gaps})
     found = ", ".join(
         part
         for part in (
-            _count(len(anomalies), "anomaly", "anomalies") if anomalies else "",
-            _count(len(gaps), "gap", "gaps") if gaps else "",
+            _count(findings.anomaly_count, "anomaly", "anomalies") if findings.anomaly_count else "",
+            _count(findings.gap_count, "gap", "gaps") if findings.gap_count else "",
         )
         if part
     )
-    header = f"{found} at {_count(sites, 'site', 'sites')} in {source_key}"
+    header = f"{found} at {_count(len(findings.sites), 'site', 'sites')} in {source_key}"
     subject = f"Energy anomalies: {found} in {source_key.rsplit('/', 1)[-1]}"
     subject = "".join(c if " " <= c <= "~" else "?" for c in subject)[:SUBJECT_LIMIT]
     return Alert(subject, header + "\n\n" + "\n\n".join(blocks))
@@ -77,13 +124,11 @@ def topic_arn(settings: Settings) -> str:
     return client(settings, "sns").create_topic(Name=settings.topic)["TopicArn"]
 
 
-def send_file_alert(
-    settings: Settings, source_key: str, version: str, anomalies: Sequence[Record], gaps: Sequence[Gap] = ()
-) -> str | None:
+def send_file_alert(settings: Settings, source_key: str, version: str, findings: Findings) -> str | None:
     """Publish the file's alert unless this file version's alert was already sent."""
-    if not (anomalies or gaps) or not claim_alert(settings, source_key, version):
+    if not findings or not claim_alert(settings, source_key, version):
         return None
-    alert = compose_alert(source_key, anomalies, gaps, settings.alert_max_lines)
+    alert = compose_alert(source_key, findings, settings.alert_max_lines)
     try:
         response = client(settings, "sns").publish(
             TopicArn=topic_arn(settings),

@@ -50,7 +50,8 @@ class FileOutcome:
 
 
 def record_outcome(settings: Settings, outcome: FileOutcome) -> None:
-    """SET every field but the alert ones, which belong to the alert claim."""
+    """SET every field but the alert ones, which belong to the alert claim; the file is
+    done, so the progress of its chunks goes."""
     data = {
         k: v for k, v in asdict(outcome).items() if k != "source_key" and not k.startswith("alert_") and v is not None
     }
@@ -59,7 +60,7 @@ def record_outcome(settings: Settings, outcome: FileOutcome) -> None:
     client(settings, "dynamodb").update_item(
         TableName=settings.files_table,
         Key=marshal({"source_key": outcome.source_key}),
-        UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(data))),
+        UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(data))) + " REMOVE progress",
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=marshal({f":f{i}": v for i, v in enumerate(data.values())}),
     )

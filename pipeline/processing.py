@@ -4,13 +4,21 @@
 never raises: it is quarantined and the outcome says so. Anything that raises is an AWS
 or programming failure, which the caller leaves to be retried and, in the end,
 dead-lettered.
+
+A file is read twice as a stream, never held whole. The first pass only checks that it can
+be read (`check_readable`): a file that cannot is quarantined whole, by a server-side copy.
+The second pass stores it in chunks of `chunk_readings` rows, each judged, claimed, stored
+and released on its own, so memory is bounded by the chunk, not the file. The claim that
+ends a chunk records the file's progress; an invocation running short of time stops between
+chunks (`Paused`) and the next one goes on from there (`pipeline.progress`). The last chunk
+sends the file's one alert and records its outcome.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from pipeline import raw_files
@@ -19,8 +27,9 @@ from pipeline.anomalies import Gap, History, detect_file
 from pipeline.aws import client
 from pipeline.dynamo import backoff
 from pipeline.file_outcomes import PARTIAL, PROCESSED, QUARANTINED, FileOutcome, record_outcome
-from pipeline.formats import UnreadableFile, decode_rows
+from pipeline.formats import RawRow, UnreadableFile, check_readable, iter_rows
 from pipeline.logs import log
+from pipeline.progress import Progress, load_progress, save_progress
 from pipeline.record_store import Stored, existing_records, store_records
 from pipeline.records import Record, derive
 from pipeline.rollup_rebuild import rebuild_days
@@ -28,9 +37,15 @@ from pipeline.rollups import change_token, gap_deltas
 from pipeline.settings import Settings
 from pipeline.site_claims import Inflight, SitesBusy, claimed, site_states
 from pipeline.sites import Site, register_unknown, site_items
-from pipeline.validation import Reading, Validated, validate_rows
+from pipeline.validation import Reading, validate_rows
 
 CLAIM_ATTEMPTS = 5  # ~1 s of waiting in the invocation; longer waits go back to the queue (deferral)
+PAUSE_MARGIN_MS = 5_000  # besides twice the last chunk's time, kept back when deciding to go on
+
+
+class Paused(Exception):
+    """The invocation is short of time between two chunks of a file; its progress is saved
+    and the rest is for the next invocation (the handler sends the message back)."""
 
 
 @dataclass(frozen=True)
@@ -71,75 +86,114 @@ def assess(
 
 
 def process_object(
-    settings: Settings, key: str, *, bucket: str | None = None, event_time: str | None = None
+    settings: Settings,
+    key: str,
+    *,
+    bucket: str | None = None,
+    event_time: str | None = None,
+    time_left_ms: Callable[[], int] | None = None,
 ) -> FileOutcome | Skipped:
     started = time.monotonic()
     if not key.startswith(settings.raw_prefix):
         return _skipped(key, f"not under {settings.raw_prefix}")
     s3 = client(settings, "s3")
+    limits = settings.limits()
+    common = {"source_key": key, "processed_at": now_iso(), "uploaded_at": event_time}
     try:
-        body, version = raw_files.read(settings, key, bucket)
+        with raw_files.open_object(settings, key, bucket) as stream:
+            common["version"] = stream.etag
+            rows = check_readable(key, stream.chunks(), limits)
     except s3.exceptions.NoSuchKey:
         return _skipped(key, "deleted before it was processed")
-    processed_at = now_iso()
-    common = {"source_key": key, "version": version, "processed_at": processed_at, "uploaded_at": event_time}
-    try:
-        validated = validate_rows(decode_rows(key, body))
     except UnreadableFile as exc:
-        raw_files.quarantine_file(settings, key, body, exc.reason, exc.detail)
-        outcome = FileOutcome(status=QUARANTINED, error=str(exc), duration_ms=_ms(started), **common)
-        record_outcome(settings, outcome)
-        log("file_quarantined", level=30, source_key=key, reason=exc.reason, detail=exc.detail)
-        return outcome
-    outcome = _store(settings, validated, common, started)
-    log(
-        "file_processed",
-        source_key=key,
-        status=outcome.status,
-        readings=outcome.readings,
-        written=outcome.written,
-        unchanged=outcome.unchanged,
-        duplicates=outcome.duplicates,
-        rejected=outcome.rejected,
-        anomalies=outcome.anomalies,
-        missing_intervals=outcome.missing_intervals,
-        alert_message_id=outcome.alert_message_id,
-        duration_ms=outcome.duration_ms,
+        return _quarantine_whole(settings, key, bucket, exc, common, started)
+    progress = load_progress(settings, key, common["version"]) if rows > settings.chunk_readings else None
+    progress = progress or Progress(common["version"], common["processed_at"])
+    if progress.chunks_done:
+        log("file_resumed", source_key=key, chunks_done=progress.chunks_done)
+    with raw_files.open_object(settings, key, bucket) as stream:
+        batches = _with_last(_batched(iter_rows(key, stream.chunks(), limits), settings.chunk_readings))
+        for number, (batch, last) in enumerate(batches):
+            if number < progress.chunks_done:
+                continue
+            chunk_started = time.monotonic()
+            done = _store_chunk(settings, batch, number, last, progress, common, started)
+            if isinstance(done, FileOutcome):
+                _log_outcome(done)
+                return done
+            progress = done
+            chunk_ms = (time.monotonic() - chunk_started) * 1000
+            if time_left_ms is not None and time_left_ms() < 2 * chunk_ms + PAUSE_MARGIN_MS:
+                log("file_paused", source_key=key, chunks_done=progress.chunks_done)
+                raise Paused(f"{key}: {progress.chunks_done} chunks stored, the rest in the next invocation")
+    # check_readable lets no empty file by; an object replaced between the passes may still be one
+    return _quarantine_whole(
+        settings, key, bucket, UnreadableFile("empty_file", "the file holds no readings"), common, started
     )
+
+
+def _quarantine_whole(
+    settings: Settings, key: str, bucket: str | None, exc: UnreadableFile, common: dict, started: float
+) -> FileOutcome:
+    """Keep a file that cannot be read as readings beside the reason, without reading it."""
+    if "version" not in common:  # refused from its size alone, before its body was opened
+        head = client(settings, "s3").head_object(Bucket=bucket or settings.bucket, Key=key)
+        common["version"] = head["ETag"].strip('"')
+    raw_files.quarantine_copy(settings, key, exc.reason, exc.detail, bucket=bucket)
+    outcome = FileOutcome(status=QUARANTINED, error=str(exc), duration_ms=_ms(started), **common)
+    record_outcome(settings, outcome)
+    log("file_quarantined", level=30, source_key=key, reason=exc.reason, detail=exc.detail)
     return outcome
 
 
-def _store(settings: Settings, validated: Validated, common: dict, started: float) -> FileOutcome:
-    key = common["source_key"]
+def _store_chunk(
+    settings: Settings,
+    rows: list[RawRow],
+    number: int,
+    last: bool,
+    progress: Progress,
+    common: dict,
+    started: float,
+) -> Progress | FileOutcome:
+    """Store one chunk of the file; the claim that stores it also records the progress or,
+    for the last chunk, sends the alert and records the outcome."""
+    key, version = common["source_key"], common["version"]
+    validated = validate_rows(rows)
     if validated.rejects:
-        raw_files.quarantine_rejects(settings, key, validated.rejects)
+        raw_files.quarantine_rejects(settings, key, validated.rejects, part=number)
 
-    def report(assessment: Assessment, stored: Stored, processed_at: str) -> FileOutcome:
+    def report(assessment: Assessment, stored: Stored, processed_at: str) -> Progress | FileOutcome:
         anomalies = [r for r in assessment.records if r.anomaly]
-        message_id = send_file_alert(settings, key, common["version"], anomalies, assessment.gaps)
-        status = QUARANTINED if not assessment.records else PARTIAL if validated.rejects else PROCESSED
-        outcome = FileOutcome(
-            status=status,
+        findings = progress.findings.add(anomalies, assessment.gaps, settings.alert_max_lines)
+        done = replace(progress, processed_at=processed_at).add(
+            findings,
             readings=len(assessment.records),
             written=stored.written,
             unchanged=stored.unchanged,
             duplicates=validated.duplicates,
             rejected=len(validated.rejects),
-            anomalies=len(anomalies),
             missing_intervals=sum(g.missing for g in assessment.gaps),
+        )
+        if not last:
+            save_progress(settings, key, done)
+            return done
+        outcome = FileOutcome(
+            status=QUARANTINED if not done.readings else PARTIAL if done.rejected else PROCESSED,
+            anomalies=findings.anomaly_count,
             duration_ms=_ms(started),
-            alert_message_id=message_id,
-            **{**common, "processed_at": processed_at},
+            alert_message_id=send_file_alert(settings, key, version, findings),
+            **done.counts(),
+            **{**common, "processed_at": done.processed_at},
         )
         record_outcome(settings, outcome)
         return outcome
 
     for attempt in range(CLAIM_ATTEMPTS):
         try:
-            return _judge_and_store(settings, validated.readings, common, report)
+            return _judge_and_store(settings, validated.readings, number, progress.processed_at, common, report)
         except SitesBusy:
             if attempt == CLAIM_ATTEMPTS - 1:
-                raise  # still busy: the message goes back to the queue
+                raise  # still busy: the handler sends the message back to wait
             log("sites_busy", level=20, source_key=key, attempt=attempt + 1)
             backoff(attempt)
     raise AssertionError("unreachable")
@@ -148,25 +202,28 @@ def _store(settings: Settings, validated: Validated, common: dict, started: floa
 def _judge_and_store(
     settings: Settings,
     readings: Sequence[Reading],
+    chunk: int,
+    processed_at: str,
     common: dict,
-    report: Callable[[Assessment, Stored, str], FileOutcome],
-) -> FileOutcome:
-    """Judge the readings against their sites' histories and the records already stored,
-    then store them and report the file while holding the sites: a file of the same site
+    report: Callable[[Assessment, Stored, str], Progress | FileOutcome],
+) -> Progress | FileOutcome:
+    """Judge one chunk's readings against their sites' histories and the records already
+    stored, then store them and report while holding the sites: a file of the same site
     that got in between raises `SitesBusy` before anything of this one is written.
 
     A retry of a try that failed half-way finds it in flight on its sites and repeats it
     exactly: same histories, same processing time, the rollup days it moved left alone.
     """
     key, version = common["source_key"], common["version"]
-    token = change_token(key, version)
+    lease = change_token(key, version)
+    token = f"{lease}.{chunk}"
     site_ids = {r.site_id for r in readings}
     items = site_items(settings, site_ids)
     register_unknown(settings, site_ids, items)
     sites = {site_id: Site.from_item(item) for site_id, item in items.items()}
-    states = site_states(items, site_ids, token)
+    states = site_states(items, site_ids, token, lease)
     resumed = {site_id: state.resumed for site_id, state in states.items() if state.resumed is not None}
-    processed_at = next(iter(resumed.values())).processed_at if resumed else common["processed_at"]
+    processed_at = next(iter(resumed.values())).processed_at if resumed else processed_at
     before = existing_records(settings, [(r.site_id, r.timestamp) for r in readings])
     judged_against = {site_id: state.history for site_id, state in states.items()}
     assessment = assess(readings, sites, key, processed_at, judged_against, before)
@@ -176,7 +233,7 @@ def _judge_and_store(
         for site_id, state in states.items()
     }
     versions = {site_id: state.version for site_id, state in states.items()}
-    with claimed(settings, versions, assessment.histories, token, inflight) as lease:
+    with claimed(settings, versions, assessment.histories, lease, inflight) as held:
         for site_id, state in states.items():
             if state.repair:
                 changed = rebuild_days(settings, site_id, state.repair)
@@ -189,9 +246,9 @@ def _judge_and_store(
             token,
             gap_deltas(assessment.gaps),
             resuming=resumed.keys(),
-            lease=lease,
+            lease=held,
         )
-        lease.check()
+        held.check()
         return report(assessment, stored, processed_at)
 
 
@@ -203,6 +260,44 @@ def _days_moved(assessment: Assessment) -> dict[str, tuple[str, ...]]:
     for gap in assessment.gaps:
         days.setdefault(gap.site_id, set()).add(gap.first_missing[:10])
     return {site_id: tuple(sorted(found)) for site_id, found in days.items()}
+
+
+def _batched(rows: Iterable[RawRow], size: int) -> Iterator[list[RawRow]]:
+    batch: list[RawRow] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _with_last(batches: Iterator[list[RawRow]]) -> Iterator[tuple[list[RawRow], bool]]:
+    """Each batch with whether it is the last (one batch read ahead)."""
+    current = next(batches, None)
+    for following in batches:
+        yield current, False  # type: ignore[misc]
+        current = following
+    if current is not None:
+        yield current, True
+
+
+def _log_outcome(outcome: FileOutcome) -> None:
+    log(
+        "file_processed",
+        source_key=outcome.source_key,
+        status=outcome.status,
+        readings=outcome.readings,
+        written=outcome.written,
+        unchanged=outcome.unchanged,
+        duplicates=outcome.duplicates,
+        rejected=outcome.rejected,
+        anomalies=outcome.anomalies,
+        missing_intervals=outcome.missing_intervals,
+        alert_message_id=outcome.alert_message_id,
+        duration_ms=outcome.duration_ms,
+    )
 
 
 def _skipped(key: str, why: str) -> Skipped:

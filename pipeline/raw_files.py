@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from pipeline.aws import client
-from pipeline.formats import MB, NonFinite, UnreadableFile
+from pipeline.formats import MB, NonFinite, UnreadableFile, iter_text
 from pipeline.settings import Settings
 from pipeline.validation import Reject
 
@@ -117,13 +117,20 @@ def quarantine_key(settings: Settings, source_key: str, suffix: str = "") -> str
     return f"{settings.quarantine_prefix}{source_key}{suffix}"
 
 
-def quarantine_rejects(settings: Settings, source_key: str, rejects: Sequence[Reject]) -> str:
-    """Write the rejected rows of a file as JSON Lines: row number, the row as received, reasons."""
+def rejects_key(settings: Settings, source_key: str, part: int = 0) -> str:
+    """Where the rejected rows of one chunk of a file go: the first chunk's (all of a small
+    file's) at `<key>.rejects.jsonl`, later chunks' beside it, numbered."""
+    return quarantine_key(settings, source_key, ".rejects.jsonl" if part == 0 else f".rejects.{part:06d}.jsonl")
+
+
+def quarantine_rejects(settings: Settings, source_key: str, rejects: Sequence[Reject], part: int = 0) -> str:
+    """Write the rejected rows of a file (or of its chunk `part`) as JSON Lines: row number,
+    the row as received, reasons."""
     lines = (
         json.dumps({"row": r.row, "raw": r.raw, "reasons": list(r.reasons)}, default=_json_value, ensure_ascii=False)
         for r in rejects
     )
-    key = quarantine_key(settings, source_key, ".rejects.jsonl")
+    key = rejects_key(settings, source_key, part)
     client(settings, "s3").put_object(
         Bucket=settings.bucket,
         Key=key,
@@ -175,14 +182,26 @@ def quarantine_copy(
     return key if copied else source_key
 
 
-def read_rejects(settings: Settings, source_key: str) -> list[dict[str, Any]]:
-    """The quarantined rows of one file (empty when it had none)."""
-    s3 = client(settings, "s3")
-    try:
-        body, _ = read(settings, quarantine_key(settings, source_key, ".rejects.jsonl"))
-    except s3.exceptions.NoSuchKey:
-        return []
-    return [json.loads(line) for line in body.decode().splitlines() if line.strip()]
+def read_rejects(settings: Settings, source_key: str, limit: int = 10_000) -> list[dict[str, Any]]:
+    """The quarantined rows of one file in row order, at most `limit` (empty when it had none)."""
+    first = rejects_key(settings, source_key)
+    parts = [
+        o.key
+        for o in list_objects(settings, quarantine_key(settings, source_key, ".rejects."))
+        if o.key.endswith(".jsonl")
+    ]
+    found: list[dict[str, Any]] = []
+    for part in sorted(parts, key=lambda k: (k != first, k)):  # the first chunk's part sorts last by name
+        with open_object(settings, part) as stream:
+            rest = ""
+            for text in iter_text(part, stream.chunks()):
+                *lines, rest = (rest + text).split("\n")
+                found += [json.loads(line) for line in lines if line.strip()][: limit - len(found)]
+                if len(found) >= limit:
+                    return found
+            if rest.strip():
+                found.append(json.loads(rest))
+    return found[:limit]
 
 
 def _json_value(value: object) -> object:

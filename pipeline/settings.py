@@ -47,6 +47,7 @@ class Settings:
     quarantine_prefix: str = "quarantine/"
     reports_prefix: str = "reports/"  # outside raw/, so a saved report never triggers processing
     data_dir: str = ""  # the embedded stack's data directory (ENERGY_DATA_DIR); only local_aws uses it
+    chunk_readings: int = 5_000  # rows judged and stored at once: what bounds a file's memory
     max_object_mb: int = _LIMITS.max_object_bytes // MB
     max_decompressed_mb: int = _LIMITS.max_decompressed_bytes // MB
     max_ratio: int = _LIMITS.max_ratio
@@ -81,6 +82,7 @@ class Settings:
             max_receive_count=_int(env, "ENERGY_MAX_RECEIVE_COUNT", cls.max_receive_count),
             alert_max_lines=_int(env, "ENERGY_ALERT_MAX_LINES", cls.alert_max_lines),
             data_dir=env.get("ENERGY_DATA_DIR") or str(DEFAULT_DATA_DIR),
+            chunk_readings=_int(env, "ENERGY_CHUNK_READINGS", cls.chunk_readings),
             max_object_mb=_int(env, "ENERGY_MAX_OBJECT_MB", cls.max_object_mb),
             max_decompressed_mb=_int(env, "ENERGY_MAX_DECOMPRESSED_MB", cls.max_decompressed_mb),
             max_ratio=_int(env, "ENERGY_MAX_RATIO", cls.max_ratio),
@@ -120,6 +122,7 @@ class Settings:
             "alerts_queue": self.alerts_queue,
             "max_receive_count": self.max_receive_count,
             "data_dir": self.data_dir,
+            "chunk_readings": self.chunk_readings,
             "limits": {
                 "max_object_mb": self.max_object_mb,
                 "max_decompressed_mb": self.max_decompressed_mb,

@@ -97,9 +97,15 @@ class SiteState:
         return ()
 
 
-def site_states(items: Mapping[str, Mapping[str, Any]], site_ids: Collection[str], token: str) -> dict[str, SiteState]:
+def site_states(
+    items: Mapping[str, Mapping[str, Any]], site_ids: Collection[str], token: str, lease: str | None = None
+) -> dict[str, SiteState]:
     """Each site's version and the history to judge against: the one saved with the site,
-    or, when this very file is in flight there, the one its first try was judged against."""
+    or, when this very try (`token`) is in flight there, the one it was judged against first.
+
+    A try in flight under another token is abandoned, unless it is an earlier chunk of the
+    same file (`lease`): the file only goes on to a chunk once the one before it is stored.
+    """
     states = {}
     for site_id in site_ids:
         item = items.get(site_id, {})
@@ -107,8 +113,10 @@ def site_states(items: Mapping[str, Mapping[str, Any]], site_ids: Collection[str
         version = int(item.get("history_version", 0))
         if inflight is not None and inflight.token == token:
             states[site_id] = SiteState(version, inflight.history, resumed=inflight)
-        else:
-            states[site_id] = SiteState(version, History.from_item(item.get("history")), abandoned=inflight)
+            continue
+        if inflight is not None and lease is not None and inflight.token.startswith(f"{lease}."):
+            inflight = None
+        states[site_id] = SiteState(version, History.from_item(item.get("history")), abandoned=inflight)
     return states
 
 

@@ -157,14 +157,14 @@ def test_rollups_stay_exact_when_a_failed_delivery_is_retried(settings, runner, 
 def test_transient_failures_dead_letter_the_message_and_redrive_processes_it(settings, runner, monkeypatch):
     import pipeline.processing as processing
 
-    real_read = processing.raw_files.read
+    real_open = processing.raw_files.open_object
 
     def throttled(*args, **kwargs):
         raise client(settings, "s3").exceptions.ClientError(
             {"Error": {"Code": "SlowDown", "Message": "slow down"}}, "GetObject"
         )
 
-    monkeypatch.setattr(processing.raw_files, "read", throttled)
+    monkeypatch.setattr(processing.raw_files, "open_object", throttled)
     raw_files.upload(settings, KEY, json.dumps([reading()]).encode())
     runner.drain(timeout=60)
 
@@ -174,7 +174,7 @@ def test_transient_failures_dead_letter_the_message_and_redrive_processes_it(set
     assert list(site_records(settings, "site-1")) == []
 
     # WHEN the cause is gone and an operator redrives
-    monkeypatch.setattr(processing.raw_files, "read", real_read)
+    monkeypatch.setattr(processing.raw_files, "open_object", real_open)
     assert dead_letters.redrive(settings) == 1
     runner.drain(timeout=60)
 

@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from pipeline.alerts import compose_alert
+from pipeline.alerts import Findings, compose_alert
 from pipeline.anomalies import Gap
 from pipeline.events import MalformedEvent, notification_body, objects_in_notification, objects_in_sqs_body
 from pipeline.records import derive
@@ -16,8 +16,12 @@ def anomaly(i: int):
     return derive(reading, ("negative_generation",), "raw/2026/11/29/a.json", "2026-11-29T07:00:00Z")
 
 
+def found(anomalies, gaps=(), max_listed=20) -> Findings:
+    return Findings().add(anomalies, list(gaps), max_listed)
+
+
 def test_alert_keeps_the_original_lines():
-    alert = compose_alert("raw/2026/11/29/a.json", [anomaly(1)], [], max_listed=20)
+    alert = compose_alert("raw/2026/11/29/a.json", found([anomaly(1)]), max_listed=20)
     assert (
         "Anomaly Detected!\nSite: site-1\nTimestamp: 2026-11-29T06:01:00Z\nGenerated: -10\nConsumed: 20"
         in alert.message
@@ -26,14 +30,25 @@ def test_alert_keeps_the_original_lines():
 
 
 def test_alert_is_capped_with_a_count_of_the_rest():
-    alert = compose_alert("raw/2026/11/29/a.json", [anomaly(i) for i in range(25)], [], max_listed=20)
+    alert = compose_alert("raw/2026/11/29/a.json", found([anomaly(i) for i in range(25)]), max_listed=20)
     assert alert.message.count("Anomaly Detected!") == 20
     assert alert.message.endswith("... and 5 more anomalies in this file.")
     assert alert.message.startswith("25 anomalies at 25 sites in raw/2026/11/29/a.json")
 
 
+def test_findings_gathered_chunk_by_chunk_say_what_one_pass_would_and_stay_bounded():
+    findings = Findings()
+    for start in range(0, 25, 7):
+        findings = findings.add([anomaly(i) for i in range(start, min(25, start + 7))], [], max_listed=20)
+    findings = Findings.from_item(findings.to_item())  # as kept with the file's progress
+    assert len(findings.anomalies) == 20 and findings.anomaly_count == 25
+    assert compose_alert("raw/2026/11/29/a.json", findings, 20) == compose_alert(
+        "raw/2026/11/29/a.json", found([anomaly(i) for i in range(25)]), 20
+    )
+
+
 def test_gaps_are_reported_as_anomalies_of_the_site():
-    alert = compose_alert("raw/2026/11/29/a.json", [], [Gap("site-3", "2026-11-29T05:00:00Z", 4)], max_listed=20)
+    alert = compose_alert("raw/2026/11/29/a.json", found([], [Gap("site-3", "2026-11-29T05:00:00Z", 4)]), max_listed=20)
     assert alert.subject == "Energy anomalies: 1 gap in a.json"
     assert "Missing readings:\nSite: site-3 missed 4 readings from 2026-11-29T05:00:00Z" in alert.message
 
@@ -67,5 +82,5 @@ def test_notification_body_round_trips():
 
 
 def test_subject_is_what_sns_accepts():
-    alert = compose_alert("raw/2026/11/29/" + "é" * 120 + ".json", [anomaly(1)], [], max_listed=20)
+    alert = compose_alert("raw/2026/11/29/" + "é" * 120 + ".json", found([anomaly(1)]), max_listed=20)
     assert len(alert.subject) < 100 and alert.subject.isascii() and "\n" not in alert.subject
