@@ -33,7 +33,7 @@ with widgets.guarded(settings, f"listing the files of {day}"):
 if needle:
     files = files[files["name"].str.contains(needle.strip(), case=False, regex=False)]
 if files.empty:
-    st.info(f"No file of {day} has “{needle}” in its name.", icon=":material/search_off:")
+    st.info(f"No file of {widgets.plain(day)} has “{widgets.plain(needle)}” in its name.", icon=":material/search_off:")
     st.stop()
 
 page_count = tables.pages(len(files), FILES_PER_PAGE)
@@ -59,7 +59,9 @@ st.dataframe(
     placeholder="—",
 )
 first = (page - 1) * FILES_PER_PAGE + 1
-st.caption(f"Files {first:,}–{first + len(visible) - 1:,} of {len(files):,} on {day} (UTC day of the key).")
+st.caption(
+    f"Files {first:,}–{first + len(visible) - 1:,} of {len(files):,} on {widgets.plain(day)} (UTC day of the key)."
+)
 
 # --- one file ---------------------------------------------------------------------------
 key = st.selectbox(
@@ -70,8 +72,8 @@ outcome = outcomes.loc[key]
 name = chosen["name"]
 
 with st.container(border=True):
-    st.subheader(name, anchor=False)
-    st.caption(f"`s3://{settings.bucket}/{key}` · {widgets.size(int(chosen['size']))}")
+    st.subheader(widgets.plain(name), anchor=False)
+    st.caption(f"{widgets.plain(f's3://{settings.bucket}/{key}')} · {widgets.size(int(chosen['size']))}")
     processed = isinstance(outcome["status"], str)
     cells = st.columns(5)
     cells[0].metric("Outcome", tables.status_label(outcome["status"]))
@@ -88,7 +90,8 @@ with st.container(border=True):
         rejected = data.rejects(settings, key, str(outcome["processed_at"])) if processed else None
     if problem:
         st.error(
-            f"This file cannot be read as readings ({problem}); it was quarantined whole.", icon=":material/block:"
+            f"This file cannot be read as readings ({widgets.plain(problem)}); it was quarantined whole.",
+            icon=":material/block:",
         )
     is_csv = key.removesuffix(".gz").endswith(".csv")
     labels = ["Table", "Text" if is_csv or problem else "JSON"]
@@ -118,5 +121,10 @@ with st.container(border=True):
                 column_config={"row": st.column_config.NumberColumn("Row", format="%d"), "reasons": "Reasons"},
             )
     st.download_button(
-        f"Download {name}", body, file_name=name, icon=":material/download:", on_click="ignore", key="files_download"
+        f"Download {widgets.plain(name)}",
+        body,
+        file_name=name,
+        icon=":material/download:",
+        on_click="ignore",
+        key="files_download",
     )

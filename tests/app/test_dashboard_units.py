@@ -170,3 +170,14 @@ def test_counts_say_their_unit():
     assert widgets.count(1234, "readings") == "1,234 readings"
     assert widgets.count(7) == "7"
     assert widgets.count(None, "rows") == "—"
+
+
+def test_plain_text_disarms_markdown_and_streamlit_directives():
+    from dashboard.widgets import plain
+    from tests.app.conftest import shown
+
+    for text in ("[a](http://x)", "![i](http://x/i.png)", "**b**", ":material/home:", ":red[x]", "$x$", "www.x.io"):
+        escaped = plain(text)
+        assert shown(escaped) == text, "a reader sees the characters themselves"
+        assert all(escaped[i - 1] == "\\" for i, c in enumerate(escaped) if c in "[]()!*:$." and i), escaped
+    assert plain("site-1") == r"site\-1"
