@@ -12,9 +12,11 @@ import streamlit as st
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
     NoCredentialsError,
+    ReadTimeoutError,
 )
 
 from dashboard import data
@@ -113,6 +115,8 @@ def error_headline(exc: BaseException) -> str:
     code = error_code(exc)
     if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
         return "AWS unreachable"
+    if isinstance(exc, (ReadTimeoutError, ConnectionClosedError)):
+        return "AWS not answering"
     if isinstance(exc, NoCredentialsError) or code in {"AccessDenied", "AccessDeniedException", "AuthorizationError"}:
         return "Missing permission"
     if code in {"UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken"}:
@@ -157,7 +161,23 @@ def page_setup() -> Settings:
         entry = Path(ctx.pages_manager.main_script_path)
         exec(compile(entry.read_text(), str(entry), "exec"), {"__name__": "__main__", "__file__": str(entry)})
         st.stop()
-    return app_backend().settings
+    settings = app_backend().settings
+    stop_if_unreachable(settings)
+    return settings
+
+
+def stop_if_unreachable(settings: Settings) -> None:
+    """One readable stop when AWS gives no answer at all.
+
+    The health check (cached for a few seconds, and already run by the sidebar) has just
+    waited for the endpoint; the page's own queries would wait as long again, one after the
+    other, before the person learnt anything.
+    """
+    health = data.health(settings)
+    if not health.reachable:
+        problem = health.problems[0] if health.problems else "No answer."
+        st.error(f"**AWS unreachable** while checking the stack. {plain(problem)}", icon=":material/cloud_off:")
+        st.stop()
 
 
 def app_backend() -> Backend:
