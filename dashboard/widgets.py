@@ -30,6 +30,10 @@ SIMULATE_PAGE = "pages/simulate.py"
 NO_DATA = "No data yet: simulate some on the Simulate page, or upload files to the raw bucket."
 # CommonMark lets a backslash precede any ASCII punctuation and then shows it as itself.
 _PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+# GFM's bare autolinks (`www.`, `http://`, `a@b.c`) are found in the text after escapes are
+# resolved: an invisible word joiner at these places keeps them text.
+_AUTOLINK_JOINTS = re.compile(r"(?i)(?<=www)(?=\.)|(?<=:)(?=//)|(?=@)")
+WORD_JOINER = "\u2060"
 
 # --- text from data ----------------------------------------------------------------------
 
@@ -41,10 +45,11 @@ def plain(text: object) -> str:
     button, tab and metric labels, help tooltips) would otherwise turn a crafted file name,
     site id, query parameter or error detail into a live link or a remote image. Escaping
     every ASCII punctuation mark also disarms Streamlit's own directives (`:material/…:`,
-    `:red[…]`, `$…$`) and autolinks (`www.`, `https://`), since none of them starts
-    without one. Never wrap the result in backticks: inside code spans escapes show.
+    `:red[…]`, `$…$`), since none of them starts without one; bare URLs and addresses
+    get a word joiner (invisible) where GFM would see a link. Never wrap the result in
+    backticks: inside code spans escapes show.
     """
-    return _PUNCTUATION.sub(r"\\\1", str(text))
+    return _PUNCTUATION.sub(r"\\\1", _AUTOLINK_JOINTS.sub(WORD_JOINER, str(text)))
 
 
 # --- numbers with units ----------------------------------------------------------------

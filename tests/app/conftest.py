@@ -19,6 +19,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from dashboard.continuous import simulator  # noqa: E402
+from dashboard.widgets import WORD_JOINER  # noqa: E402
 from local_aws.runner import Runner  # noqa: E402
 from local_aws.server import EmbeddedServer  # noqa: E402
 from pipeline.bootstrap import bootstrap  # noqa: E402
@@ -100,9 +101,14 @@ def markdown_sources(at: AppTest) -> list[str]:
     return sources
 
 
+def unescaped(markdown: str) -> str:
+    """The text Markdown finds once escapes are resolved (where GFM looks for bare URLs)."""
+    return _ESCAPE.sub(r"\1", markdown)
+
+
 def shown(markdown: str) -> str:
     """What a reader sees of Markdown text where data was escaped: the characters themselves."""
-    return _ESCAPE.sub(r"\1", markdown)
+    return unescaped(markdown).replace(WORD_JOINER, "")
 
 
 def page_text(at: AppTest) -> str:

@@ -8,12 +8,13 @@ character for character.
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
 
 from pipeline.raw_files import raw_key, upload
-from tests.app.conftest import markdown_sources, shown
+from tests.app.conftest import markdown_sources, shown, unescaped
 
 # A file name cannot hold "/" (it would be part of the key's path), so the links use %2F.
 CRAFTED = "[click](http:%2F%2F127.0.0.1:9%2Fx)![img](http:%2F%2F127.0.0.1:9%2Fi.png)**bold**.json"
@@ -27,6 +28,8 @@ def assert_no_live_markdown(at) -> None:
         assert "](http" not in source, source
         assert "![" not in source, source
         assert "**bold**" not in source, source
+        outside_code = re.sub(r"`[^`]*`", "", unescaped(source))  # code spans (configured names) never link
+        assert "://" not in outside_code, f"a bare URL would still be autolinked: {source}"
 
 
 @pytest.fixture
@@ -83,6 +86,6 @@ def test_a_crafted_site_link_shows_as_text(seeded, open_page, page):
 def test_an_unknown_site_from_a_link_is_named_as_text(seeded, open_page, text):
     at = open_page("pages/records.py", site=CRAFTED_SITE)
     warning = at.warning[0].value
-    assert r"\[x\]\(http\:\/\/127\.0\.0\.1\:9\)" in warning
+    assert "\\[x\\]\\(http\\:\u2060\\/\\/127\\.0\\.0\\.1\\:9\\)" in warning
     assert f"There is no site called “{CRAFTED_SITE}”; showing site-1 instead." in text(at)
     assert at.selectbox(key="records_site").value == "site-1"
