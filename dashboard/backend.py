@@ -7,6 +7,10 @@
 - `AWS_ENDPOINT_URL` set (a shared `python -m local_aws`, LocalStack) or
   `ENERGY_BACKEND=aws`: the configured endpoint and credentials, with no runner (the
   other process, or Lambda, does the processing).
+
+Either way the app's own clients use the interactive profile (`Settings.for_people`): a
+person is waiting, so a dead endpoint is reported in seconds. The embedded runner keeps
+the Lambda's patient settings.
 """
 
 from __future__ import annotations
@@ -61,8 +65,8 @@ def _backend(config: tuple[tuple[str, str], ...]) -> Backend:
     if settings.backend == "local" and not os.environ.get("AWS_ENDPOINT_URL"):
         port = int(settings.endpoint_url.rsplit(":", 1)[1]) if settings.endpoint_url else 0
         stack = start_stack(settings, port=port, run_lambda=True, data_dir=settings.data_dir)
-        return Backend(stack.settings, EMBEDDED, stack)
-    return Backend(settings, AWS if settings.backend == "aws" else ENDPOINT)
+        return Backend(stack.settings.for_people(), EMBEDDED, stack)
+    return Backend(settings.for_people(), AWS if settings.backend == "aws" else ENDPOINT)
 
 
 def settings() -> Settings:

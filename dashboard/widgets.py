@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,9 +12,11 @@ import streamlit as st
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectionClosedError,
     ConnectTimeoutError,
     EndpointConnectionError,
     NoCredentialsError,
+    ReadTimeoutError,
 )
 
 from dashboard import data
@@ -25,6 +28,29 @@ from pipeline.settings import ConfigError, Settings
 
 SIMULATE_PAGE = "pages/simulate.py"
 NO_DATA = "No data yet: simulate some on the Simulate page, or upload files to the raw bucket."
+# CommonMark lets a backslash precede any ASCII punctuation and then shows it as itself.
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+# GFM's bare autolinks (`www.`, `http://`, `a@b.c`) are found in the text after escapes are
+# resolved: an invisible word joiner at these places keeps them text.
+_AUTOLINK_JOINTS = re.compile(r"(?i)(?<=www)(?=\.)|(?<=:)(?=//)|(?=@)")
+WORD_JOINER = "\u2060"
+
+# --- text from data ----------------------------------------------------------------------
+
+
+def plain(text: object) -> str:
+    """`text` as Markdown that shows exactly those characters: no link, image, emphasis, code.
+
+    Everything Streamlit renders as Markdown (markdown, captions, alerts, toasts, titles,
+    button, tab and metric labels, help tooltips) would otherwise turn a crafted file name,
+    site id, query parameter or error detail into a live link or a remote image. Escaping
+    every ASCII punctuation mark also disarms Streamlit's own directives (`:material/…:`,
+    `:red[…]`, `$…$`), since none of them starts without one; bare URLs and addresses
+    get a word joiner (invisible) where GFM would see a link. Never wrap the result in
+    backticks: inside code spans escapes show.
+    """
+    return _PUNCTUATION.sub(r"\\\1", _AUTOLINK_JOINTS.sub(WORD_JOINER, str(text)))
+
 
 # --- numbers with units ----------------------------------------------------------------
 
@@ -94,6 +120,8 @@ def error_headline(exc: BaseException) -> str:
     code = error_code(exc)
     if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
         return "AWS unreachable"
+    if isinstance(exc, (ReadTimeoutError, ConnectionClosedError)):
+        return "AWS not answering"
     if isinstance(exc, NoCredentialsError) or code in {"AccessDenied", "AccessDeniedException", "AuthorizationError"}:
         return "Missing permission"
     if code in {"UnrecognizedClientException", "InvalidClientTokenId", "ExpiredToken"}:
@@ -105,8 +133,8 @@ def error_headline(exc: BaseException) -> str:
 
 def show_error(exc: BaseException, settings: Settings | None, what: str = "") -> None:
     sentence = describe_error(exc, settings) if settings else str(exc)
-    doing = f" while {what}" if what else ""
-    st.error(f"**{error_headline(exc)}**{doing}. {sentence}", icon=":material/cloud_off:")
+    doing = f" while {plain(what)}" if what else ""
+    st.error(f"**{error_headline(exc)}**{doing}. {plain(sentence)}", icon=":material/cloud_off:")
 
 
 @contextmanager
@@ -138,7 +166,23 @@ def page_setup() -> Settings:
         entry = Path(ctx.pages_manager.main_script_path)
         exec(compile(entry.read_text(), str(entry), "exec"), {"__name__": "__main__", "__file__": str(entry)})
         st.stop()
-    return app_backend().settings
+    settings = app_backend().settings
+    stop_if_unreachable(settings)
+    return settings
+
+
+def stop_if_unreachable(settings: Settings) -> None:
+    """One readable stop when AWS gives no answer at all.
+
+    The health check (cached for a few seconds, and already run by the sidebar) has just
+    waited for the endpoint; the page's own queries would wait as long again, one after the
+    other, before the person learnt anything.
+    """
+    health = data.health(settings)
+    if not health.reachable:
+        problem = health.problems[0] if health.problems else "No answer."
+        st.error(f"**AWS unreachable** while checking the stack. {plain(problem)}", icon=":material/cloud_off:")
+        st.stop()
 
 
 def app_backend() -> Backend:
@@ -146,11 +190,11 @@ def app_backend() -> Backend:
     try:
         return backend()
     except ConfigError as exc:
-        st.error(f"**Configuration error.** {exc}", icon=":material/settings:")
+        st.error(f"**Configuration error.** {plain(exc)}", icon=":material/settings:")
     except (ClientError, BotoCoreError) as exc:
         show_error(exc, None, "starting the embedded AWS")
     except OSError as exc:
-        st.error(f"**The embedded AWS could not start.** {exc}", icon=":material/cloud_off:")
+        st.error(f"**The embedded AWS could not start.** {plain(exc)}", icon=":material/cloud_off:")
     st.stop()
     raise AssertionError("unreachable")
 
@@ -201,7 +245,7 @@ def _backend_panel(b: Backend) -> None:
     else:
         st.badge("Stack needs attention", icon=":material/warning:", color="orange")
         for problem in health.problems[:3]:
-            st.caption(f":material/error: {problem}")
+            st.caption(f":material/error: {plain(problem)}")
     if health.queue is not None and health.dlq is not None:
         dlq = f":red[{health.dlq.total} dead letters]" if health.dlq.total else "no dead letters"
         st.caption(f"Queue: {health.queue.visible} waiting, {health.queue.in_flight} in flight · {dlq}")
@@ -230,7 +274,7 @@ def _simulator_panel(settings: Settings) -> None:
                 f"{count(state.plan.readings_per_file, 'readings')} per file"
             )
         if state.last_error:
-            st.caption(f":red[:material/error: Last error: {state.last_error}]")
+            st.caption(f":red[:material/error: Last error: {plain(state.last_error)}]")
         if state.running and st.button("Stop simulation", icon=":material/stop_circle:", key="sidebar_stop"):
             sim.stop()
             st.rerun()

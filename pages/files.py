@@ -33,7 +33,7 @@ with widgets.guarded(settings, f"listing the files of {day}"):
 if needle:
     files = files[files["name"].str.contains(needle.strip(), case=False, regex=False)]
 if files.empty:
-    st.info(f"No file of {day} has “{needle}” in its name.", icon=":material/search_off:")
+    st.info(f"No file of {widgets.plain(day)} has “{widgets.plain(needle)}” in its name.", icon=":material/search_off:")
     st.stop()
 
 page_count = tables.pages(len(files), FILES_PER_PAGE)
@@ -59,7 +59,9 @@ st.dataframe(
     placeholder="—",
 )
 first = (page - 1) * FILES_PER_PAGE + 1
-st.caption(f"Files {first:,}–{first + len(visible) - 1:,} of {len(files):,} on {day} (UTC day of the key).")
+st.caption(
+    f"Files {first:,}–{first + len(visible) - 1:,} of {len(files):,} on {widgets.plain(day)} (UTC day of the key)."
+)
 
 # --- one file ---------------------------------------------------------------------------
 key = st.selectbox(
@@ -70,8 +72,8 @@ outcome = outcomes.loc[key]
 name = chosen["name"]
 
 with st.container(border=True):
-    st.subheader(name, anchor=False)
-    st.caption(f"`s3://{settings.bucket}/{key}` · {widgets.size(int(chosen['size']))}")
+    st.subheader(widgets.plain(name), anchor=False)
+    st.caption(f"{widgets.plain(f's3://{settings.bucket}/{key}')} · {widgets.size(int(chosen['size']))}")
     processed = isinstance(outcome["status"], str)
     cells = st.columns(5)
     cells[0].metric("Outcome", tables.status_label(outcome["status"]))
@@ -88,7 +90,10 @@ with st.container(border=True):
         rejected = data.rejects(settings, key, str(outcome["processed_at"])) if processed else None
     problem, table, values = preview.problem, preview.table, preview.values
     if problem:
-        st.error(f"This file cannot be read as readings ({problem}); it is quarantined whole.", icon=":material/block:")
+        st.error(
+            f"This file cannot be read as readings ({widgets.plain(problem)}); it is quarantined whole.",
+            icon=":material/block:",
+        )
     if preview.row_errors:
         st.warning(
             "Some rows cannot be decoded and are quarantined: "
@@ -130,8 +135,12 @@ with st.container(border=True):
         with widgets.guarded(settings, f"reading {name}"):
             body = data.raw_body(settings, key, chosen["etag"])
         icon = ":material/download:"
-        st.download_button(f"Download {name}", body, file_name=name, icon=icon, on_click="ignore", key="files_download")
+        st.download_button(
+            f"Download {widgets.plain(name)}", body, file_name=name, icon=icon, on_click="ignore", key="files_download"
+        )
     else:
         st.link_button(
-            f"Download {name} ({widgets.size(size)})", data.download_link(settings, key), icon=":material/download:"
+            f"Download {widgets.plain(name)} ({widgets.size(size)})",
+            data.download_link(settings, key),
+            icon=":material/download:",
         )

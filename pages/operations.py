@@ -26,7 +26,7 @@ with widgets.guarded(settings, "checking the pipeline"):
 
 # --- health -----------------------------------------------------------------------------
 for problem in health.problems:
-    st.warning(problem, icon=":material/warning:")
+    st.warning(widgets.plain(problem), icon=":material/warning:")
 cells = st.columns(5)
 if health.queue is not None:
     cells[0].metric(
@@ -49,7 +49,7 @@ else:
     cells[2].metric(
         "Last processed file",
         ago(time.time() - parse_utc(last["processed_at"]).timestamp()),
-        help=f"{last['source_key']} at {shown(last['processed_at'], tz)}",
+        help=f"{widgets.plain(last['source_key'])} at {shown(last['processed_at'], tz)}",
         border=True,
     )
     lags = files["lag_seconds"].dropna()
@@ -123,7 +123,7 @@ with tab_alerts:
             key="ops_alert",
         )
         chosen = alerts.loc[pick]
-        st.markdown(f"**{chosen['subject'] or 'Alert'}**")
+        st.markdown(f"**{widgets.plain(chosen['subject'] or 'Alert')}**")
         st.code(chosen["message"] or "The text of this alert was not recorded.", language="text", height=300)
         if settings.backend == "local":
             st.caption(

@@ -21,7 +21,10 @@ if not sites:
 # The site is deep-linkable: /records?site=site-3
 wanted = st.query_params.get("site")
 if wanted is not None and wanted not in sites:
-    st.warning(f"There is no site called `{wanted}`; showing `{sites[0]}` instead.", icon=":material/search_off:")
+    st.warning(
+        f"There is no site called “{widgets.plain(wanted)}”; showing {widgets.plain(sites[0])} instead.",
+        icon=":material/search_off:",
+    )
 if st.session_state.get("records_site") not in sites:
     st.session_state["records_site"] = wanted if wanted in sites else sites[0]
 
@@ -41,7 +44,7 @@ with widgets.guarded(settings, f"querying the records of {site}"):
 if frame.empty:
     what = "anomalies" if anomalies_only else "readings"
     st.info(
-        f"No {what} for `{site}` from {first:%d %b %Y} to {last:%d %b %Y}: widen the days"
+        f"No {what} for {widgets.plain(site)} from {first:%d %b %Y} to {last:%d %b %Y}: widen the days"
         + (" or show all readings." if anomalies_only else "."),
         icon=":material/event_busy:",
     )

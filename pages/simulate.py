@@ -47,7 +47,7 @@ with once_col.container(border=True, height="stretch"):
         with widgets.guarded(settings, "uploading"):
             key = upload(settings, plan)
         data.clear_after_upload()
-        st.toast(f"Uploaded {key.rsplit('/', 1)[-1]}", icon=":material/cloud_done:")
+        st.toast(f"Uploaded {widgets.plain(key.rsplit('/', 1)[-1])}", icon=":material/cloud_done:")
 
 with continuous_col.container(border=True, height="stretch"):
     st.markdown("**:material/autorenew: Continuous**")
@@ -105,6 +105,6 @@ latest = log.iloc[0]
 st.subheader("Latest file", anchor=False)
 with widgets.guarded(settings, "reading the latest file"):
     table, values, problem = data.raw_rows(settings, latest["key"], latest["uploaded_at"])
-st.caption(f"`{latest['key']}`, read back from S3")
+st.caption(f"{widgets.plain(latest['key'])}, read back from S3")
 if table is not None:
     st.dataframe(table, hide_index=True, height=min(38 + 35 * len(table), 320))

@@ -1,8 +1,11 @@
 """The one place boto3 clients are made.
 
-Every client gets the same endpoint, region and retry policy. On the local backend the
-credentials are fixed dummies, so a developer's real AWS credentials can never be used
-against (or leaked to) the embedded emulator.
+Every client gets the same endpoint and region, and one of two retry policies: the
+Lambda's (patient: a throttled or slow call is worth waiting for inside the function's
+timeout) or, for `Settings.interactive`, a person's (the app and the CLI must say within
+~10 s that an endpoint is unreachable or silent). On the local backend the credentials are
+fixed dummies, so a developer's real AWS credentials can never be used against (or leaked
+to) the embedded emulator.
 """
 
 from __future__ import annotations
@@ -26,6 +29,14 @@ _RETRIES = Config(
     retries={"mode": "standard", "max_attempts": 5},
     connect_timeout=5,
     read_timeout=15,  # a hung call must fail well inside the function's timeout
+    max_pool_connections=32,
+)
+# Someone is waiting: a silent endpoint costs two attempts of 4 s plus one backoff of at most
+# 1 s; a closed port fails at once and costs the backoff only.
+_INTERACTIVE = Config(
+    retries={"mode": "standard", "total_max_attempts": 2},  # `max_attempts` would count retries only
+    connect_timeout=2,
+    read_timeout=4,
     max_pool_connections=32,
 )
 _LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -60,7 +71,8 @@ def client(settings: Settings, service: str) -> Any:
     with _lock:
         if key not in _cache:
             session = boto3.session.Session()
-            kwargs: dict[str, Any] = {"region_name": settings.region, "config": _RETRIES}
+            config = _INTERACTIVE if settings.interactive else _RETRIES
+            kwargs: dict[str, Any] = {"region_name": settings.region, "config": config}
             if settings.endpoint_url:
                 kwargs["endpoint_url"] = settings.endpoint_url
             if settings.backend == "local":
@@ -87,9 +99,11 @@ def is_transient(exc: BaseException) -> bool:
 def describe_error(exc: BaseException, settings: Settings) -> str:
     """One readable sentence for an AWS failure, naming the fix where there is an obvious one."""
     code = error_code(exc)
+    where = settings.endpoint_url or f"AWS in {settings.region}"
     if isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
-        where = settings.endpoint_url or f"AWS in {settings.region}"
         return f"Cannot reach {where}: is the stack running?"
+    if isinstance(exc, (ReadTimeoutError, ConnectionClosedError)):
+        return f"{where} accepted the connection but did not answer in time: is the stack overloaded or stuck?"
     if code in {"ResourceNotFoundException", "NoSuchBucket", "AWS.SimpleQueueService.NonExistentQueue", "NotFound"}:
         return f"{exc} — the stack is not set up here: run `python -m pipeline bootstrap`."
     if code in {"AccessDenied", "AccessDeniedException", "UnrecognizedClientException", "AuthorizationError"}:

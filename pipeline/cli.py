@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 import sys
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, replace
 from datetime import date
 from pathlib import Path
 from typing import TextIO
@@ -39,15 +41,43 @@ RECORD_COLUMNS = (
 )
 
 
+# One simulated file is built in memory and uploaded in one PUT: ~130 bytes a reading as
+# JSON and ~1.3 KB a reading in memory while it is built, so 500,000 readings make a file
+# of ~65 MB and a process of well under 1 GB; a real meter file is far smaller.
+MAX_SIM_READINGS = 500_000
+MAX_SIM_SITES = 10_000
+MAX_SIM_READINGS_PER_SITE = 100_000  # about 3 years of 15-minute intervals
+# `records` keeps its output off stdout until the query has finished; past this it spills to disk.
+RECORDS_BUFFER_BYTES = 8 * 1024 * 1024
+
+
 class UsageError(ValueError):
     pass
+
+
+def bounded_int(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type for a whole number from `low` to `high`: argparse exits 2 with the reason."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, not {value}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:,}, not {value:,}")
+        return value
+
+    parse.__name__ = "whole number"  # argparse names the type in its message
+    return parse
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     args = parser().parse_args(argv)
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env().for_people()  # a person is waiting: fail fast (pipeline.aws)
         return args.run(settings, args, out)
     except (ConfigError, UsageError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -77,8 +107,18 @@ def parser() -> argparse.ArgumentParser:
     boot.add_argument("--force", action="store_true", help="also on a real AWS account, outside Terraform")
     command("config", cmd_config, "print the resolved configuration as JSON")
     sim = command("simulate", cmd_simulate, "upload one file of simulated readings")
-    sim.add_argument("--sites", type=int, default=5, help="number of sites (default %(default)s)")
-    sim.add_argument("--readings", type=int, default=4, help="readings per site (default %(default)s)")
+    sim.add_argument(
+        "--sites",
+        type=bounded_int(1, MAX_SIM_SITES),
+        default=5,
+        help=f"number of sites, at most {MAX_SIM_SITES:,} (default %(default)s)",
+    )
+    sim.add_argument(
+        "--readings",
+        type=bounded_int(1, MAX_SIM_READINGS_PER_SITE),
+        default=4,
+        help=f"readings per site (default %(default)s); sites x readings at most {MAX_SIM_READINGS:,} per file",
+    )
     sim.add_argument("--anomaly-rate", type=float, default=0.02, help="share of anomalous readings, 0-1")
     sim.add_argument(
         "--seed",
@@ -101,7 +141,7 @@ def parser() -> argparse.ArgumentParser:
     rep.add_argument("--via-queue", action="store_true", help="enqueue the files for the Lambda instead")
     dlq = command("dlq", cmd_dlq, "list or redrive dead-lettered messages")
     dlq.add_argument("action", choices=("list", "redrive"))
-    dlq.add_argument("--limit", type=int, default=None, help="at most this many messages")
+    dlq.add_argument("--limit", type=bounded_int(1), default=None, help="at most this many messages (1 or more)")
     ver = command("verify", cmd_verify, "check files, records, rollups and alerts; exit 1 when anything is wrong")
     ver.add_argument(
         "--since", type=_day, help="only raw files uploaded, and readings dated, from this day (YYYY-MM-DD)"
@@ -128,15 +168,34 @@ def cmd_bootstrap(settings: Settings, args: argparse.Namespace, out: TextIO) -> 
 
 
 def cmd_config(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    """Print what is known; exit 1 when a queue or the topic cannot be resolved (a script can tell)."""
     resolved: dict[str, object] = settings.public()
-    try:
-        sqs = client(settings, "sqs")
-        resolved["queue_url"] = sqs.get_queue_url(QueueName=settings.queue)["QueueUrl"]
-        resolved["dlq_url"] = sqs.get_queue_url(QueueName=settings.dlq)["QueueUrl"]
-        resolved["topic_arn"] = settings.topic_arn or _find_topic(settings)
-    except (ClientError, BotoCoreError) as exc:
-        resolved["unresolved"] = describe_error(exc, settings)
+    sqs = client(settings, "sqs")
+    lookups: dict[str, Callable[[], str | None]] = {
+        "queue_url": lambda: sqs.get_queue_url(QueueName=settings.queue)["QueueUrl"],
+        "dlq_url": lambda: sqs.get_queue_url(QueueName=settings.dlq)["QueueUrl"],
+        "topic_arn": lambda: settings.topic_arn or _find_topic(settings),
+    }
+    problems: list[str] = []
+    for name, lookup in lookups.items():
+        try:
+            value = lookup()
+        except ClientError as exc:
+            problems.append(f"{name}: {describe_error(exc, settings)}")
+            continue
+        except BotoCoreError as exc:  # no answer at all: the other lookups would wait as long
+            problems.append(describe_error(exc, settings))
+            break
+        if value is None:
+            problems.append(f"{name}: no topic called {settings.topic!r} here")
+        else:
+            resolved[name] = value
+    if problems:
+        resolved["unresolved"] = "; ".join(problems)
     print(json.dumps(resolved, indent=2), file=out)
+    if problems:
+        print(f"error: {resolved['unresolved']}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -149,6 +208,11 @@ def _find_topic(settings: Settings) -> str | None:
 
 
 def cmd_simulate(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    if args.sites * args.readings > MAX_SIM_READINGS:
+        raise UsageError(
+            f"--sites {args.sites:,} x --readings {args.readings:,} = {args.sites * args.readings:,} readings; "
+            f"one file holds at most {MAX_SIM_READINGS:,}: upload several smaller files instead"
+        )
     upload = upload_simulated(settings, args.sites, args.readings, args.anomaly_rate, args.seed, fmt=args.format)
     summary = {k: v for k, v in asdict(upload).items() if k != "labels"}
     print(json.dumps(summary, indent=2), file=out)
@@ -169,7 +233,12 @@ def cmd_records(settings: Settings, args: argparse.Namespace, out: TextIO) -> in
     start = _moment(args.start, "start") if args.start else "0000"
     end = _moment(args.end, "end") if args.end else "9999"
     records = site_records(settings, args.site, start, end, anomalies_only=args.anomalies_only)
-    write_records(records, args.format, out)
+    # Nothing reaches `out` until the last page has arrived: a query that fails part-way must
+    # not leave a truncated CSV that looks complete to whatever reads it.
+    with tempfile.SpooledTemporaryFile(max_size=RECORDS_BUFFER_BYTES, mode="w+", newline="") as buffer:
+        write_records(records, args.format, buffer)
+        buffer.seek(0)
+        shutil.copyfileobj(buffer, out)
     return 0
 
 
@@ -222,8 +291,9 @@ def cmd_replay(settings: Settings, args: argparse.Namespace, out: TextIO) -> int
         print(json.dumps({"enqueued": len(keys), "at": now_iso()}), file=out)
         return 0
     totals = {"files": 0, "written": 0, "unchanged": 0, "rejected": 0, "quarantined_files": 0}
+    patient = replace(settings, interactive=False)  # processing retries throttling as the Lambda does
     for key in keys:
-        outcome = process_object(settings, key)
+        outcome = process_object(patient, key)
         totals["files"] += 1
         totals["written"] += getattr(outcome, "written", 0)
         totals["unchanged"] += getattr(outcome, "unchanged", 0)

@@ -54,6 +54,8 @@ class Settings:
     max_row_kb: int = _LIMITS.max_row_bytes // KB
     max_columns: int = _LIMITS.max_columns
     max_depth: int = _LIMITS.max_depth
+    # A person is waiting (the app, the CLI): clients fail fast instead of retrying like the Lambda.
+    interactive: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -104,6 +106,10 @@ class Settings:
 
     def with_endpoint(self, endpoint_url: str) -> Settings:
         return replace(self, endpoint_url=endpoint_url)
+
+    def for_people(self) -> Settings:
+        """The same stack, with clients that report a dead endpoint in seconds (see pipeline.aws)."""
+        return replace(self, interactive=True)
 
     def public(self) -> dict[str, object]:
         """What `python -m pipeline config` prints (no secrets live here)."""

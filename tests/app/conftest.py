@@ -4,6 +4,7 @@ bootstrapped stack with every Streamlit cache cleared."""
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from dashboard.continuous import simulator  # noqa: E402
+from dashboard.widgets import WORD_JOINER  # noqa: E402
 from local_aws.runner import Runner  # noqa: E402
 from local_aws.server import EmbeddedServer  # noqa: E402
 from pipeline.bootstrap import bootstrap  # noqa: E402
@@ -83,12 +85,35 @@ def open_page(stack: Settings) -> Callable[..., AppTest]:
     return open_
 
 
+MARKDOWN_KINDS = ("title", "subheader", "markdown", "caption", "info", "warning", "error", "success")
+_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def markdown_sources(at: AppTest) -> list[str]:
+    """The Markdown bodies the app sent, as Streamlit will parse them (escapes and all)."""
+    sources = []
+    for kind in MARKDOWN_KINDS:
+        sources.extend(str(e.value) for e in getattr(at, kind))
+    sources.extend(str(e.value) for e in at.toast)
+    sources.extend(str(e.label) for e in at.tabs)
+    sources.extend(str(e.label) for e in at.get("download_button"))
+    sources.extend(str(e.proto.help) for e in at.metric if e.proto.help)
+    return sources
+
+
+def unescaped(markdown: str) -> str:
+    """The text Markdown finds once escapes are resolved (where GFM looks for bare URLs)."""
+    return _ESCAPE.sub(r"\1", markdown)
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of Markdown text where data was escaped: the characters themselves."""
+    return unescaped(markdown).replace(WORD_JOINER, "")
+
+
 def page_text(at: AppTest) -> str:
-    """Everything the page says in titles, markdown, captions and alerts, as one string."""
-    parts = []
-    for kind in ("title", "subheader", "markdown", "caption", "info", "warning", "error", "success"):
-        parts.extend(str(e.value) for e in getattr(at, kind))
-    return "\n".join(parts)
+    """Everything the page says in titles, markdown, captions and alerts, as one string, as read."""
+    return "\n".join(shown(source) for source in markdown_sources(at))
 
 
 @pytest.fixture

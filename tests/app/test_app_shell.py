@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from dashboard import data
 from pipeline.aws import client
+from tests.app.conftest import APP, TIMEOUT
 
 PAGES = {
     "pages/live.py": "Live",
@@ -64,6 +67,23 @@ def test_unreachable_aws_is_a_message_not_a_traceback(stack, open_page, text, mo
     said = text(at)
     assert "AWS unreachable" in said
     assert f"Cannot reach http://127.0.0.1:{port}" in said
+
+
+def test_a_silent_endpoint_is_reported_within_seconds(stack, text, monkeypatch):
+    """A port that accepts connections and never answers: each run says so instead of waiting 90 s."""
+    with socket.create_server(("127.0.0.1", 0), backlog=64) as silent:  # the kernel accepts; nobody answers
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+        at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+        for page in (None, "pages/records.py", "pages/operations.py"):
+            started = time.monotonic()
+            (at.switch_page(page) if page else at).run()
+            elapsed = time.monotonic() - started
+            assert not at.exception, [e.value for e in at.exception]
+            said = text(at)
+            assert "AWS unreachable" in said and f"{url} accepted the connection but did not answer in time" in said
+            assert elapsed < 20, f"{page or 'the first page'} took {elapsed:.1f} s"  # generous: ~9 s at worst
+            assert not at.dataframe
 
 
 def test_bad_configuration_is_a_message(stack, open_page, text, monkeypatch):

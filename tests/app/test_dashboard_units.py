@@ -170,3 +170,24 @@ def test_counts_say_their_unit():
     assert widgets.count(1234, "readings") == "1,234 readings"
     assert widgets.count(7) == "7"
     assert widgets.count(None, "rows") == "—"
+
+
+def test_plain_text_disarms_markdown_and_streamlit_directives():
+    from dashboard.widgets import plain
+    from tests.app.conftest import shown
+
+    for text in ("[a](http://x)", "![i](http://x/i.png)", "**b**", ":material/home:", ":red[x]", "$x$", "<b>"):
+        escaped = plain(text)
+        assert shown(escaped) == text, "a reader sees the characters themselves"
+        assert all(escaped[i - 1] == "\\" for i, c in enumerate(escaped) if c in "[]()!*:$.<>" and i), escaped
+    assert plain("site-1") == r"site\-1"
+
+
+def test_plain_text_keeps_bare_urls_and_addresses_from_becoming_links():
+    """GFM finds `www.`, `http://` and `a@b.c` after escapes are resolved: a joiner breaks each."""
+    from dashboard.widgets import WORD_JOINER, plain
+    from tests.app.conftest import shown, unescaped
+
+    for text, joint in (("www.x.io", "www" + WORD_JOINER + "."), ("https://x.io/a", ":" + WORD_JOINER + "//"),
+                        ("mailto:me@x.io", "me" + WORD_JOINER + "@")):  # fmt: skip
+        assert joint in unescaped(plain(text)) and shown(plain(text)) == text

@@ -67,7 +67,7 @@ def test_picking_a_site_updates_the_link(seeded, open_page):
 
 def test_unknown_site_in_the_link_falls_back_with_a_warning(seeded, open_page, text):
     at = open_page(RECORDS, site="nowhere-9")
-    assert "There is no site called `nowhere-9`" in text(at)
+    assert "There is no site called “nowhere-9”; showing site-1 instead." in text(at)
     assert at.selectbox(key="records_site").value == "site-1"
 
 
@@ -112,7 +112,7 @@ def test_days_outside_the_data_explain_themselves(seeded, open_page, text):
     at = open_page(RECORDS)
     long_ago = datetime.now(UTC).date() - timedelta(days=400)
     at.date_input(key="records_days").set_value((long_ago, long_ago + timedelta(days=1))).run()
-    assert "No readings for `site-1`" in text(at)
+    assert "No readings for site-1 from" in text(at)
 
 
 def test_large_selection_is_paged_and_styled_per_page(stack, process, open_page):
