@@ -138,7 +138,8 @@ def test_a_gzip_bomb_is_previewed_as_its_reason_and_downloaded_by_link(stack, pr
     assert len(at.code[0].value) == 200_000 and "Showing the start of the file" in shown, "the first 200 KB only"
     assert not at.get("download_button"), "a 5 MB file is not loaded into the app to be downloaded"
     link = at.get("link_button")[0]
-    assert link.proto.label.startswith("Download bomb.json.gz") and link.proto.url.startswith(stack.endpoint_url)
+    assert link.proto.label.replace("\\", "").startswith("Download bomb.json.gz")  # escaped: data shown as text
+    assert link.proto.url.startswith(stack.endpoint_url)
 
 
 def test_a_row_nested_50000_deep_is_shown_as_a_row_error_between_good_rows(stack, process, open_page, text):
