@@ -27,6 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
+from bench import memory  # noqa: E402
 from bench.memory import current_mb, emit, peak_mb  # noqa: E402
 
 FULL_READINGS = 1_500_000
@@ -136,20 +137,7 @@ def role_bomb() -> None:
 
 
 def run_role(role: str, env: dict[str, str], timeout: float = 7200) -> dict[str, Any]:
-    started = time.perf_counter()
-    completed = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--role", role],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        timeout=timeout,
-        check=False,
-    )
-    lines = [line for line in completed.stdout.splitlines() if line.startswith("RESULT ")]
-    if completed.returncode != 0 or not lines:
-        raise SystemExit(f"role {role} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
-    print(f"[{time.strftime('%H:%M:%S')}] hostile: {role} took {time.perf_counter() - started:,.0f} s", file=sys.stderr)
-    return json.loads(lines[-1].removeprefix("RESULT "))
+    return memory.run_role(role, env, timeout, script=__file__)
 
 
 def start_stack() -> tuple[subprocess.Popen, str]:

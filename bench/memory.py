@@ -75,11 +75,13 @@ def emit(result: dict[str, Any]) -> None:
     print("RESULT " + json.dumps(result), flush=True)
 
 
-def run_role(role: str, env: dict[str, str] | None = None, timeout: float = 1200) -> dict[str, Any]:
-    """Run this script as `role` in a fresh interpreter and return what it emitted."""
+def run_role(
+    role: str, env: dict[str, str] | None = None, timeout: float = 1200, script: str = __file__
+) -> dict[str, Any]:
+    """Run `script` (this one by default) as `role` in a fresh interpreter and return what it emitted."""
     started = time.perf_counter()
     completed = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--role", role],
+        [sys.executable, str(Path(script).resolve()), "--role", role],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
@@ -90,7 +92,8 @@ def run_role(role: str, env: dict[str, str] | None = None, timeout: float = 1200
     if completed.returncode != 0 or not lines:
         raise SystemExit(f"role {role} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
     result = json.loads(lines[-1].removeprefix("RESULT "))
-    print(f"[{time.strftime('%H:%M:%S')}] memory: {role} took {time.perf_counter() - started:,.0f} s", file=sys.stderr)
+    name = Path(script).stem
+    print(f"[{time.strftime('%H:%M:%S')}] {name}: {role} took {time.perf_counter() - started:,.0f} s", file=sys.stderr)
     return result
 
 

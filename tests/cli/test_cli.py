@@ -13,26 +13,9 @@ import pytest
 from botocore.exceptions import EndpointConnectionError
 
 from pipeline.aws import client
-from pipeline.cli import main
 from pipeline.events import notification_body
 from pipeline.record_store import site_records
 from tests.conftest import ROOT
-
-
-@pytest.fixture
-def cli(settings, monkeypatch):
-    """Run the CLI in-process against the test's stack; returns (exit code, stdout)."""
-    for name in [n for n in os.environ if n.startswith("ENERGY_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("ENERGY_BACKEND", "local")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", settings.endpoint_url)
-
-    def run(*argv):
-        out = io.StringIO()
-        code = main(list(argv), out=out)
-        return code, out.getvalue()
-
-    return run
 
 
 def test_bootstrap_is_idempotent(cli):

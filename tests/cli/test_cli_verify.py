@@ -1,32 +1,14 @@
 """`python -m pipeline verify` and `rebuild-rollups` on the embedded stack."""
 
-import io
 import json
-import os
 from decimal import Decimal
 
 import pytest
 
 from pipeline.aws import client
-from pipeline.cli import main
 from pipeline.dynamo import marshal
 from pipeline.record_store import site_records
 from pipeline.verify import last_report
-
-
-@pytest.fixture
-def cli(settings, monkeypatch):
-    """Run the CLI in-process against the test's stack; returns (exit code, stdout)."""
-    for name in [n for n in os.environ if n.startswith("ENERGY_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.setenv("ENERGY_BACKEND", "local")
-    monkeypatch.setenv("AWS_ENDPOINT_URL", settings.endpoint_url)
-
-    def run(*argv):
-        out = io.StringIO()
-        return main(list(argv), out=out), out.getvalue()
-
-    return run
 
 
 def _bump_a_rollup(settings, site="site-1"):
