@@ -25,6 +25,7 @@ from pipeline.record_store import site_records
 from pipeline.records import Record
 from pipeline.settings import ConfigError, Settings
 from pipeline.simulation import FORMATS, upload_simulated
+from pipeline.site_claims import SitesBusy
 from pipeline.sites import list_sites
 from pipeline.validation import normalise_timestamp
 
@@ -334,13 +335,18 @@ def cmd_verify(settings: Settings, args: argparse.Namespace, out: TextIO) -> int
 
 def cmd_rebuild_rollups(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     site_ids = [args.site] if args.site else [site.site_id for site in list_sites(settings)]
-    changed_days = 0
+    changed_days, busy = 0, []
     for site_id in site_ids:
-        changes = rollup_rebuild.rebuild_site(settings, site_id, args.since)
+        try:
+            changes = rollup_rebuild.rebuild_site(settings, site_id, args.since)
+        except SitesBusy:
+            busy.append(site_id)
+            print(f"error: site {site_id} is being stored by a file; run rebuild-rollups again later", file=sys.stderr)
+            continue
         days = sorted({c.day for c in changes})
         changed_days += len(days)
         for day in days:
             parts = [f"{c.hour}:00 {c.measure} {c.stored} -> {c.expected}" for c in changes if c.day == day]
             print(f"{site_id} {day}: " + "; ".join(parts), file=out)
-    print(f"rebuilt {changed_days} day(s) across {len(site_ids)} site(s)", file=out)
-    return 0
+    print(f"rebuilt {changed_days} day(s) across {len(site_ids) - len(busy)} site(s)", file=out)
+    return 1 if busy else 0

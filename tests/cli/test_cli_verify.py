@@ -53,3 +53,16 @@ def test_verify_refuses_a_bad_day(cli, capsys):
         cli("verify", "--since", "yesterday")
     assert exc.value.code == 2
     assert "'yesterday' is not a day (YYYY-MM-DD)" in capsys.readouterr().err
+
+
+def test_rebuild_says_which_site_a_file_holds_and_exits_non_zero(cli, settings, runner, capsys, monkeypatch):
+    import pipeline.rollup_rebuild as rollup_rebuild
+    import pipeline.site_claims as site_claims
+    from pipeline.sites import Site, put_sites
+
+    put_sites(settings, [Site("site-1", kind="solar"), Site("site-2", kind="wind")])
+    site_claims.claim(settings, {"site-2": 0}, {}, "a-file-being-stored")
+    monkeypatch.setattr(rollup_rebuild, "backoff", lambda attempt: None)
+    code, out = cli("rebuild-rollups")
+    assert code == 1 and "rebuilt 0 day(s) across 1 site(s)" in out
+    assert "site site-2 is being stored by a file" in capsys.readouterr().err
