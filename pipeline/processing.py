@@ -6,12 +6,13 @@ or programming failure, which the caller leaves to be retried and, in the end,
 dead-lettered.
 
 A file is read twice as a stream, never held whole. The first pass only checks that it can
-be read (`check_readable`): a file that cannot is quarantined whole, by a server-side copy.
-The second pass stores it in chunks of `chunk_readings` rows, each judged, claimed, stored
-and released on its own, so memory is bounded by the chunk, not the file. The claim that
-ends a chunk records the file's progress; an invocation running short of time stops between
-chunks (`Paused`) and the next one goes on from there (`pipeline.progress`). The last chunk
-sends the file's one alert and records its outcome.
+be read (`scan_rows`) and counts its chunks: a file that cannot is quarantined whole, by a
+server-side copy. The second pass stores it in chunks of `chunk_readings` rows (fewer when
+their text passes `chunk_mb`), each judged, claimed, stored and released on its own, so
+memory is bounded by the chunk, not the file. The claim that ends a chunk records the
+file's progress; an invocation running short of time stops between chunks (`Paused`) and
+the next one goes on from there (`pipeline.progress`). The last chunk sends the file's one
+alert and records its outcome.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from pipeline.anomalies import Gap, History, detect_file
 from pipeline.aws import client
 from pipeline.dynamo import backoff
 from pipeline.file_outcomes import PARTIAL, PROCESSED, QUARANTINED, FileOutcome, record_outcome
-from pipeline.formats import RawRow, UnreadableFile, check_readable, iter_rows
+from pipeline.formats import RawRow, UnreadableFile, iter_rows, scan_rows
 from pipeline.logs import log
 from pipeline.progress import Progress, load_progress, save_progress
 from pipeline.record_store import Stored, existing_records, store_records
@@ -102,17 +103,17 @@ def process_object(
     try:
         with raw_files.open_object(settings, key, bucket) as stream:
             common["version"] = stream.etag
-            rows = check_readable(key, stream.chunks(), limits)
+            chunks = _chunk_count(scan_rows(key, stream.chunks(), limits), settings)
     except s3.exceptions.NoSuchKey:
         return _skipped(key, "deleted before it was processed")
     except UnreadableFile as exc:
         return _quarantine_whole(settings, key, bucket, exc, common, started)
-    progress = load_progress(settings, key, common["version"]) if rows > settings.chunk_readings else None
+    progress = load_progress(settings, key, common["version"]) if chunks > 1 else None
     progress = progress or Progress(common["version"], common["processed_at"])
     if progress.chunks_done:
         log("file_resumed", source_key=key, chunks_done=progress.chunks_done)
     with raw_files.open_object(settings, key, bucket) as stream:
-        batches = _with_last(_batched(iter_rows(key, stream.chunks(), limits), settings.chunk_readings))
+        batches = _with_last(_batched(iter_rows(key, stream.chunks(), limits), settings))
         for number, (batch, last) in enumerate(batches):
             if number < progress.chunks_done:
                 continue
@@ -126,7 +127,7 @@ def process_object(
             if time_left_ms is not None and time_left_ms() < 2 * chunk_ms + PAUSE_MARGIN_MS:
                 log("file_paused", source_key=key, chunks_done=progress.chunks_done)
                 raise Paused(f"{key}: {progress.chunks_done} chunks stored, the rest in the next invocation")
-    # check_readable lets no empty file by; an object replaced between the passes may still be one
+    # the first pass lets no empty file by; an object replaced between the passes may still be one
     return _quarantine_whole(
         settings, key, bucket, UnreadableFile("empty_file", "the file holds no readings"), common, started
     )
@@ -262,15 +263,39 @@ def _days_moved(assessment: Assessment) -> dict[str, tuple[str, ...]]:
     return {site_id: tuple(sorted(found)) for site_id, found in days.items()}
 
 
-def _batched(rows: Iterable[RawRow], size: int) -> Iterator[list[RawRow]]:
+def _batched(rows: Iterable[RawRow], settings: Settings) -> Iterator[list[RawRow]]:
+    """The file's chunks (see `_chunk_ends`)."""
     batch: list[RawRow] = []
-    for row in rows:
+    for row, ends_chunk in _chunk_ends(rows, settings):
         batch.append(row)
-        if len(batch) == size:
+        if ends_chunk:
             yield batch
             batch = []
     if batch:
         yield batch
+
+
+def _chunk_count(rows: Iterable[RawRow], settings: Settings) -> int:
+    """How many chunks the file makes; the first pass counts them, holding no row."""
+    chunks = ended = 0
+    for _, ends_chunk in _chunk_ends(rows, settings):
+        chunks, ended = chunks + ends_chunk, ends_chunk
+    return chunks + (0 if ended else 1)
+
+
+def _chunk_ends(rows: Iterable[RawRow], settings: Settings) -> Iterator[tuple[RawRow, bool]]:
+    """Each row, and whether a chunk ends with it: after `chunk_readings` rows, or earlier
+    once their text reaches `chunk_mb` (long rows, each within the row limit, must not add
+    up to a chunk too big to hold). The cut depends only on the file, so every pass and
+    every invocation cuts it the same way."""
+    count = chars = 0
+    most_chars = settings.chunk_mb * 2**20
+    for row in rows:
+        count, chars = count + 1, chars + row.size
+        ends_chunk = count == settings.chunk_readings or chars >= most_chars
+        if ends_chunk:
+            count = chars = 0
+        yield row, ends_chunk
 
 
 def _with_last(batches: Iterator[list[RawRow]]) -> Iterator[tuple[list[RawRow], bool]]:

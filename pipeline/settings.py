@@ -47,7 +47,8 @@ class Settings:
     quarantine_prefix: str = "quarantine/"
     reports_prefix: str = "reports/"  # outside raw/, so a saved report never triggers processing
     data_dir: str = ""  # the embedded stack's data directory (ENERGY_DATA_DIR); only local_aws uses it
-    chunk_readings: int = 5_000  # rows judged and stored at once: what bounds a file's memory
+    chunk_readings: int = 5_000  # rows judged and stored at once ...
+    chunk_mb: int = 16  # ... or fewer, once their text adds up to this: what bounds a file's memory
     max_object_mb: int = _LIMITS.max_object_bytes // MB
     max_decompressed_mb: int = _LIMITS.max_decompressed_bytes // MB
     max_ratio: int = _LIMITS.max_ratio
@@ -85,6 +86,7 @@ class Settings:
             alert_max_lines=_int(env, "ENERGY_ALERT_MAX_LINES", cls.alert_max_lines),
             data_dir=env.get("ENERGY_DATA_DIR") or str(DEFAULT_DATA_DIR),
             chunk_readings=_int(env, "ENERGY_CHUNK_READINGS", cls.chunk_readings),
+            chunk_mb=_int(env, "ENERGY_CHUNK_MB", cls.chunk_mb),
             max_object_mb=_int(env, "ENERGY_MAX_OBJECT_MB", cls.max_object_mb),
             max_decompressed_mb=_int(env, "ENERGY_MAX_DECOMPRESSED_MB", cls.max_decompressed_mb),
             max_ratio=_int(env, "ENERGY_MAX_RATIO", cls.max_ratio),
@@ -129,6 +131,7 @@ class Settings:
             "max_receive_count": self.max_receive_count,
             "data_dir": self.data_dir,
             "chunk_readings": self.chunk_readings,
+            "chunk_mb": self.chunk_mb,
             "limits": {
                 "max_object_mb": self.max_object_mb,
                 "max_decompressed_mb": self.max_decompressed_mb,
