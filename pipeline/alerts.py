@@ -15,10 +15,13 @@ from typing import Any
 
 from pipeline.anomalies import Gap
 from pipeline.aws import client
+from pipeline.dynamo import backoff
 from pipeline.file_outcomes import claim_alert, record_alert, release_alert
+from pipeline.logs import log
 from pipeline.records import Record
 from pipeline.settings import ConfigError, Settings
 
+RELEASE_ATTEMPTS = 5
 SUBJECT_LIMIT = 99  # SNS takes ASCII subjects of fewer than 100 characters, without line breaks
 
 
@@ -125,7 +128,13 @@ def topic_arn(settings: Settings) -> str:
 
 
 def send_file_alert(settings: Settings, source_key: str, version: str, findings: Findings) -> str | None:
-    """Publish the file's alert unless this file version's alert was already sent."""
+    """Publish the file's alert unless this file version's alert was already sent.
+
+    At most once: the claim is taken before publishing. A publish that fails gives the claim
+    back (retried: a claim left behind would keep the retry from sending); only a process
+    killed between claim and publish, or a claim that cannot be given back at all, leaves an
+    alert unsent, and `verify` reports such a file (anomalies, no alert recorded).
+    """
     if not findings or not claim_alert(settings, source_key, version):
         return None
     alert = compose_alert(source_key, findings, settings.alert_max_lines)
@@ -137,7 +146,17 @@ def send_file_alert(settings: Settings, source_key: str, version: str, findings:
             MessageAttributes={"source_key": {"DataType": "String", "StringValue": source_key}},
         )
     except Exception:
-        release_alert(settings, source_key, version)
+        _give_back(settings, source_key, version)
         raise
     record_alert(settings, source_key, response["MessageId"], alert.subject, alert.message)
     return response["MessageId"]
+
+
+def _give_back(settings: Settings, source_key: str, version: str) -> None:
+    for attempt in range(RELEASE_ATTEMPTS):
+        try:
+            release_alert(settings, source_key, version)
+            return
+        except Exception as exc:
+            log("alert_claim_release_failed", level=40, source_key=source_key, attempt=attempt + 1, error=str(exc))
+            backoff(attempt)

@@ -153,6 +153,18 @@ def alert_findings(deliveries: Iterable[tuple[str, str]]) -> list[Finding]:
     ]
 
 
+def unsent_alert_findings(outcomes: Iterable[FileOutcome]) -> list[Finding]:
+    """Files whose outcome found anomalies or gaps but records no alert sent: an alert lost
+    between its claim and its publish (at most once means it is not sent again), or sent
+    without its message id recorded."""
+    found = []
+    for o in sorted(outcomes, key=lambda o: o.source_key):
+        if (o.anomalies or o.missing_intervals) and o.alert_message_id is None:
+            what = f"{o.anomalies} anomalies and {o.missing_intervals} missing intervals"
+            found.append(Finding(ALERTS, o.source_key, f"its outcome has {what} but no alert is recorded as sent"))
+    return found
+
+
 def render(report: Report) -> str:
     """The report as plain text for a terminal or a page."""
     scope = f"since {report.since}" if report.since else "all days"
@@ -208,7 +220,8 @@ def _check_files(
         elif state != "ok":
             findings.append(Finding(FILES, obj.key, state))
     counts.update(raw_files=len(objects), dead_lettered_files=dead_seen, pending_files=len(pending))
-    return findings, pending
+    current = [o for obj in objects if (o := outcomes.get(obj.key)) is not None and o.version == obj.etag]
+    return findings + unsent_alert_findings(current), pending
 
 
 def _counting(records: Iterator[Record], named: Counter[str], totals: Counter[str]) -> Iterator[Record]:

@@ -176,3 +176,17 @@ def test_the_saved_report_reads_back_and_does_not_trigger_processing(settings, r
     runner.drain(timeout=30)
     assert runner.stats.failed == 0
     assert checked(settings).counts["raw_files"] == 1, "the report is no raw file"
+
+
+def test_an_alert_claimed_by_a_process_that_died_before_publishing_is_reported(settings, runner):
+    from pipeline.file_outcomes import claim_alert
+
+    etag = raw_files.upload(settings, KEY, json.dumps(ROWS).encode())
+    assert claim_alert(settings, KEY, etag), "an earlier invocation claimed the alert, then was killed"
+    runner.drain(timeout=60)
+
+    outcome = file_outcomes(settings, [KEY])[KEY]
+    assert outcome.anomalies == 1 and outcome.alert_message_id is None, "at most once: not sent again"
+    assert problems(checked(settings), "alerts") == {
+        KEY: "its outcome has 1 anomalies and 0 missing intervals but no alert is recorded as sent"
+    }

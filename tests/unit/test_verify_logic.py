@@ -117,3 +117,16 @@ def test_a_report_round_trips_and_renders_plain_text():
     text = render(report)
     assert "PROBLEMS FOUND" in text and "site-1 2026-11-29: **bold** <b>x</b>" in text and "2 raw files" in text
     assert "OK" in render(Report("2026-11-29T12:00:00Z", None))
+
+
+def test_a_file_with_anomalies_and_no_alert_recorded_is_a_finding():
+    from dataclasses import replace
+
+    from pipeline.verify import unsent_alert_findings
+
+    quiet, lost = outcome(key="quiet"), replace(outcome(key="lost"), anomalies=3)
+    sent = replace(outcome(key="sent"), anomalies=2, alert_message_id="m-1")
+    gaps = replace(outcome(key="gaps"), missing_intervals=4)
+    found = unsent_alert_findings([quiet, lost, sent, gaps])
+    assert [(f.check, f.subject) for f in found] == [("alerts", "gaps"), ("alerts", "lost")]
+    assert "3 anomalies and 0 missing intervals but no alert is recorded as sent" in found[1].problem
