@@ -144,7 +144,7 @@ def state(settings: Settings, keys: Sequence[str], sites: Sequence[str] = SITES)
         key=lambda r: (r["site_id"], r["timestamp"]),
     )
     rollups = [
-        {"site_id": item["site_id"], "day": item["day"], "hours": item["hours"]}
+        {"site_id": item["site_id"], "day": item["day"], "hours": _without_zeros(item["hours"])}
         for s in sites
         for item in query(
             settings,
@@ -170,3 +170,9 @@ def state(settings: Settings, keys: Sequence[str], sites: Sequence[str] = SITES)
         "alerts per file": {key: sum(n for s, n in subjects.items() if names[key] in s) for key in keys},
         "sites left held": sorted(s for s, item in items.items() if {"lease", "inflight"} & item.keys()),
     }
+
+
+def _without_zeros(hours: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A measure at 0 reads as one never added: a day rebuilt from its records writes every
+    measure, zeros included, where adding deltas writes only the measures that moved."""
+    return {hour: {k: v for k, v in measures.items() if v != 0} for hour, measures in hours.items()}
