@@ -175,3 +175,22 @@ def test_the_embedded_aws_killed_mid_run_restarts_and_finishes_every_file_once(p
     report = verify(settings, settle_seconds=0)
     assert report.ok, report.findings
     print(f"{done_at_restart} of {len(files)} files had their outcome kept at the kill")
+
+
+def test_a_runner_with_no_stack_to_attach_to_says_so():
+    # GIVEN nothing listening on a free port
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_ENDPOINT_URL", "ENERGY_"))}
+    # WHEN a runner is started for it
+    done = subprocess.run(
+        [sys.executable, "-m", "local_aws", "--runner-only", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=START_SECONDS * 2,
+    )
+    # THEN it exits at once with a sentence naming the endpoint, not a traceback
+    assert done.returncode == 2, done.stderr
+    assert f"no stack to run for at http://127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
