@@ -3,6 +3,10 @@
 Other processes (the CLI, a second app, `aws --endpoint-url ... s3 cp`) share it by setting
 AWS_ENDPOINT_URL to the address it prints. Everything it holds is kept in ENERGY_DATA_DIR
 (default `.energy-data/` in the project) across stops and crashes; `--reset` empties it.
+
+`--runner-only` is the other half of `--no-runner`: a process that only plays Lambda's part
+for a stack another process serves (AWS_ENDPOINT_URL, or 127.0.0.1 on --port), so the
+worker can be stopped, killed or restarted on its own while the stack and its queue live on.
 """
 
 from __future__ import annotations
@@ -13,7 +17,10 @@ import signal
 import sys
 import threading
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from local_aws.persistence import DataDirError, reset_data_dir
+from local_aws.runner import Runner
 from local_aws.server import PortInUse
 from local_aws.stack import start_stack
 from pipeline.logs import configure
@@ -28,11 +35,19 @@ def main(argv: list[str] | None = None) -> int:
         default=int(os.environ.get("ENERGY_LOCAL_PORT", DEFAULT_LOCAL_PORT)),
         help="port on 127.0.0.1 (default: ENERGY_LOCAL_PORT or %(default)s)",
     )
-    parser.add_argument("--no-runner", action="store_true", help="do not play Lambda's part (another process does)")
+    role = parser.add_mutually_exclusive_group()
+    role.add_argument("--no-runner", action="store_true", help="do not play Lambda's part (another process does)")
+    role.add_argument(
+        "--runner-only",
+        action="store_true",
+        help="only play Lambda's part, for the stack at AWS_ENDPOINT_URL (default: 127.0.0.1 on --port)",
+    )
     parser.add_argument("--in-memory", action="store_true", help="keep nothing on disk (forgotten at stop)")
     parser.add_argument("--reset", action="store_true", help="empty the data directory (ENERGY_DATA_DIR) and exit")
     args = parser.parse_args(argv)
     configure()
+    if args.runner_only:
+        return run_lambda_only(args.port)
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
     try:
         settings = Settings.from_env(env)
@@ -50,6 +65,34 @@ def main(argv: list[str] | None = None) -> int:
     kept = f"data kept in {data_dir}" if data_dir else "in memory only"
     replayed = f"; {stack.replayed} upload(s) from before a crash queued again" if stack.replayed else ""
     print(f"({kept}{replayed})")
+    wait_for_stop()
+    stack.stop()
+    return 0
+
+
+def run_lambda_only(port: int) -> int:
+    """The runner alone, attached to a stack that another process serves."""
+    try:
+        settings = Settings.from_env()
+        if not os.environ.get("AWS_ENDPOINT_URL"):
+            settings = settings.with_endpoint(f"http://127.0.0.1:{port}")
+        runner = Runner(settings)
+        queue_url = runner.queue_url  # fail now, not in every poll, when there is no stack there
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (BotoCoreError, ClientError) as exc:
+        print(f"error: no stack to run for at {settings.endpoint_url} ({exc})", file=sys.stderr)
+        return 2
+    runner.start()
+    print(f"Lambda runner polling {queue_url} with {runner.concurrency} pollers.")
+    wait_for_stop()
+    runner.stop()
+    return 0
+
+
+def wait_for_stop() -> None:
+    """Block until Ctrl-C or SIGTERM (a normal stop; SIGKILL is a crash, which the stack survives)."""
     print("Press Ctrl-C to stop.", flush=True)
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
@@ -57,8 +100,6 @@ def main(argv: list[str] | None = None) -> int:
         stopped.wait()
     except KeyboardInterrupt:
         pass
-    stack.stop()
-    return 0
 
 
 if __name__ == "__main__":

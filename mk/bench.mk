@@ -10,6 +10,9 @@
 #   bench        the core benchmarks and detection at full size (under 10 minutes on 2 quiet cores)
 #   bench-quick  the four core benchmarks at tiny sizes (`--quick`), to check they still run
 #   bench-pages  the app's page timings on 50,000 readings (~6 minutes on its own)
+#   soak         200 files over 60 sites with faults, duplicates and disorder, then verify; exits 1 when
+#                verify fails or the soaked stack differs from an undisturbed run (`soak --quick` is in
+#                the smoke test)
 #
 # The timed benchmarks run one at a time, so that nothing else competes with the ratio they
 # measure; memory and detection report figures that do not depend on speed (peak RSS,
@@ -20,7 +23,7 @@ BENCH_CORE := bench/ingest.py bench/process.py bench/dashboard.py bench/memory.p
 BENCH_TIMED := bench/ingest.py bench/process.py bench/dashboard.py
 BENCH_UNTIMED := bench/memory.py bench/detection.py
 
-.PHONY: bench bench-quick bench-pages
+.PHONY: bench bench-quick bench-pages soak
 
 ## bench: the core benchmarks and detection at full size; the report goes to stdout and $(BENCH_OUT)
 bench: $(VENV)/.installed
@@ -49,3 +52,7 @@ bench-quick: $(VENV)/.installed
 ## bench-pages: how long each page of the app takes on 50,000 readings over 10 sites
 bench-pages: $(VENV)/.installed
 	$(PY) bench/pages.py
+
+## soak: hundreds of files with faults injected, duplicate and out-of-order deliveries, then verify
+soak: $(VENV)/.installed
+	$(PY) bench/soak.py

@@ -1,7 +1,7 @@
 """The benchmarks still run: each script at tiny sizes (`--quick`) prints its table and ratio.
 
 No timing is asserted (figures belong in the README's Performance section, not in tests): a benchmark
-that no longer runs against the current pipeline fails here instead of rotting. The four
+that no longer runs against the current pipeline fails here instead of rotting. The
 scripts start together, each in its own process, so the module takes about as long as
 the slowest of them.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = ("ingest", "process", "dashboard", "memory", "startup")
+SCRIPTS = ("ingest", "process", "dashboard", "memory", "startup", "soak")
 TIMEOUT_SECONDS = 240
 
 pytestmark = pytest.mark.slow
