@@ -158,17 +158,24 @@ class Runner:
         }
 
     def drain(self, timeout: float = 60) -> None:
-        """Poll until the queue holds nothing visible or in flight (for tests and the CLI)."""
+        """Poll until the queue holds nothing visible, in flight or delayed (for tests and the CLI)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.poll_once(wait_seconds=0) == 0 and self.pending() == 0:
-                return
+            if self.poll_once(wait_seconds=0) == 0:
+                if self.pending() == 0:
+                    return
+                time.sleep(0.1)  # in flight elsewhere, or delayed: nothing to receive yet
         raise TimeoutError(f"queue {self.settings.queue} still busy after {timeout:.0f}s")
 
     def pending(self) -> int:
+        """Messages on the queue: visible, in flight, or delayed (sent back to wait)."""
         attributes = self._sqs.get_queue_attributes(
             QueueUrl=self.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
         )["Attributes"]
         return sum(int(v) for v in attributes.values())
 

@@ -9,8 +9,9 @@ file's progress, never as a list that grows with the file.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from pipeline.anomalies import Gap
@@ -21,7 +22,7 @@ from pipeline.logs import log
 from pipeline.records import Record
 from pipeline.settings import ConfigError, Settings
 
-RELEASE_ATTEMPTS = 5
+WRITE_ATTEMPTS = 8  # ~5 s of backoff for the alert's own bookkeeping
 SUBJECT_LIMIT = 99  # SNS takes ASCII subjects of fewer than 100 characters, without line breaks
 
 
@@ -131,9 +132,11 @@ def send_file_alert(settings: Settings, source_key: str, version: str, findings:
     """Publish the file's alert unless this file version's alert was already sent.
 
     At most once: the claim is taken before publishing. A publish that fails gives the claim
-    back (retried: a claim left behind would keep the retry from sending); only a process
-    killed between claim and publish, or a claim that cannot be given back at all, leaves an
-    alert unsent, and `verify` reports such a file (anomalies, no alert recorded).
+    back, so the retry sends it; giving it back and recording what was sent are retried
+    here, since the message's retry cannot redo either (a claim left behind keeps the retry
+    from sending; a sent alert not recorded looks unsent). Only a process killed between
+    claim and publish, or writes that keep failing, leave an alert unsent or unrecorded, and
+    `verify` reports such a file (anomalies, no alert recorded).
     """
     if not findings or not claim_alert(settings, source_key, version):
         return None
@@ -146,17 +149,22 @@ def send_file_alert(settings: Settings, source_key: str, version: str, findings:
             MessageAttributes={"source_key": {"DataType": "String", "StringValue": source_key}},
         )
     except Exception:
-        _give_back(settings, source_key, version)
+        _persist(partial(release_alert, settings, source_key, version), "alert_claim_release_failed", source_key)
         raise
-    record_alert(settings, source_key, response["MessageId"], alert.subject, alert.message)
-    return response["MessageId"]
+    message_id = response["MessageId"]
+    record = partial(record_alert, settings, source_key, message_id, alert.subject, alert.message)
+    _persist(record, "alert_record_failed", source_key)
+    return message_id
 
 
-def _give_back(settings: Settings, source_key: str, version: str) -> None:
-    for attempt in range(RELEASE_ATTEMPTS):
+def _persist(write: Callable[[], None], event: str, source_key: str) -> None:
+    """A write the message's retry could not redo, tried until it goes through (or raise)."""
+    for attempt in range(WRITE_ATTEMPTS):
         try:
-            release_alert(settings, source_key, version)
+            write()
             return
         except Exception as exc:
-            log("alert_claim_release_failed", level=40, source_key=source_key, attempt=attempt + 1, error=str(exc))
+            log(event, level=40, source_key=source_key, attempt=attempt + 1, error=f"{type(exc).__name__}: {exc}")
+            if attempt == WRITE_ATTEMPTS - 1:
+                raise
             backoff(attempt)

@@ -30,12 +30,20 @@ def _url(settings: Settings, name: str) -> str:
 
 
 def depth(settings: Settings, queue: str) -> tuple[int, int]:
-    """(visible, in flight) messages of a queue."""
+    """(waiting, in flight) messages of a queue; waiting counts the delayed ones too (a file
+    sent back to wait for its sites is still on its way)."""
     attributes = client(settings, "sqs").get_queue_attributes(
         QueueUrl=_url(settings, queue),
-        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesDelayed",
+            "ApproximateNumberOfMessagesNotVisible",
+        ],
     )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]), int(attributes["ApproximateNumberOfMessagesNotVisible"])
+    waiting = int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes.get("ApproximateNumberOfMessagesDelayed", 0)
+    )
+    return waiting, int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
 def list_dead_letters(settings: Settings, limit: int = 100) -> list[DeadLetter]:
