@@ -191,9 +191,14 @@ def main(argv: list[str] | None = None) -> int:
             progress(f"hostile: uploading and storing {number(count)} readings")
             upload = run_role("upload", {**env, "BENCH_KEY": key, "BENCH_READINGS": str(count)})
             results[count] = {**run_role("handler", {**env, "BENCH_KEY": key}), "file_mb": upload["file_mb"]}
+            progress(f"hostile: {number(count)} readings: {json.dumps(results[count])}")
     finally:
-        stack.terminate()
-        stack.wait(30)
+        stack.terminate()  # moto holding 1.5M items can take a while to stop: give it 30 s, then kill
+        try:
+            stack.wait(30)
+        except subprocess.TimeoutExpired:
+            stack.kill()
+            stack.wait()
 
     print(f"## Hostile and huge files\n\n{machine_note()}\n")
     print("| measurement | file | peak RSS MB | vs baseline | time |")
