@@ -5,9 +5,7 @@ subject and text, one per alerted file version), so it is complete on every back
 needs no mailbox. Where a local subscription queue exists (the embedded stack subscribes
 one to the topic), `delivered_alerts` reads what SNS actually delivered to it.
 
-`delivered_alerts` hides each message it has seen for a couple of seconds so that the next
-receive moves on to the others (a receive with no visibility timeout would return the
-same first ten every time).
+`delivered_alerts` looks at the queue without consuming it (`queue_peek`).
 """
 
 from __future__ import annotations
@@ -20,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from pipeline.aws import client, error_code
 from pipeline.file_outcomes import FileOutcome, outcomes_on
+from pipeline.queue_peek import peek_messages
 from pipeline.settings import Settings
 
 PEEK_VISIBILITY_SECONDS = 2
@@ -54,22 +53,16 @@ def delivered_alerts(settings: Settings, limit: int = 200) -> dict[str, SentAler
             return {}
         raise
     seen: dict[str, SentAlert] = {}
-    while len(seen) < limit:
-        messages = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=PEEK_VISIBILITY_SECONDS
-        ).get("Messages", [])
-        fresh = 0
-        for message in messages:
-            try:
-                envelope = json.loads(message["Body"])
-                message_id = envelope["MessageId"]
-            except (ValueError, KeyError, TypeError):
-                continue
-            if message_id not in seen:
-                fresh += 1
-                seen[message_id] = SentAlert(
-                    message_id, envelope.get("Timestamp", ""), envelope.get("Subject", ""), envelope.get("Message", "")
-                )
-        if not fresh:
-            break
+    for message in peek_messages(settings, url, limit, PEEK_VISIBILITY_SECONDS):
+        try:
+            envelope = json.loads(message["Body"])
+            message_id = envelope["MessageId"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        seen.setdefault(
+            message_id,
+            SentAlert(
+                message_id, envelope.get("Timestamp", ""), envelope.get("Subject", ""), envelope.get("Message", "")
+            ),
+        )
     return seen

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from pipeline.aws import client
 from pipeline.events import MalformedEvent, objects_in_sqs_body
+from pipeline.queue_peek import peek_messages
 from pipeline.settings import Settings
 
 PEEK_VISIBILITY_SECONDS = 30
@@ -52,34 +53,9 @@ def list_dead_letters(settings: Settings, limit: int = 100) -> list[DeadLetter]:
     Messages are hidden while the listing runs (so each is seen once) and made visible
     again at the end, so a redrive straight after a listing finds them all.
     """
-    sqs = client(settings, "sqs")
-    url = _url(settings, settings.dlq)
-    seen: dict[str, DeadLetter] = {}
-    handles: list[str] = []
-    try:
-        while len(seen) < limit:
-            messages = sqs.receive_message(
-                QueueUrl=url,
-                MaxNumberOfMessages=min(10, limit - len(seen)),
-                VisibilityTimeout=PEEK_VISIBILITY_SECONDS,
-                MessageSystemAttributeNames=["SentTimestamp", "ApproximateReceiveCount"],
-            ).get("Messages", [])
-            fresh = [m for m in messages if m["MessageId"] not in seen]
-            handles += [m["ReceiptHandle"] for m in messages]
-            if not fresh:
-                break
-            for message in fresh:
-                seen[message["MessageId"]] = _dead_letter(message)
-    finally:
-        for start in range(0, len(handles), 10):
-            sqs.change_message_visibility_batch(
-                QueueUrl=url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
-                    for i, h in enumerate(handles[start : start + 10])
-                ],
-            )
-    return sorted(seen.values(), key=lambda d: d.sent_at)
+    attributes = ("SentTimestamp", "ApproximateReceiveCount")
+    messages = peek_messages(settings, _url(settings, settings.dlq), limit, PEEK_VISIBILITY_SECONDS, attributes)
+    return sorted((_dead_letter(m) for m in messages), key=lambda d: d.sent_at)
 
 
 def redrive(settings: Settings, limit: int | None = None) -> int:

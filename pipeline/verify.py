@@ -35,6 +35,7 @@ from pipeline.aws import client, error_code
 from pipeline.browse import day_prefix, list_days
 from pipeline.dead_letters import depth, list_dead_letters
 from pipeline.file_outcomes import PARTIAL, PROCESSED, FileOutcome, file_outcomes
+from pipeline.queue_peek import peek_messages
 from pipeline.raw_files import RawObject, list_objects
 from pipeline.record_store import site_records
 from pipeline.records import Record
@@ -273,29 +274,7 @@ def alert_deliveries(settings: Settings, limit: int = DELIVERY_LIMIT) -> list[tu
             return None
         raise
     _wait_until_visible(sqs, url)
-    seen: dict[str, tuple[str, str]] = {}
-    handles: list[str] = []
-    try:
-        while len(seen) < limit:
-            messages = sqs.receive_message(
-                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=PEEK_VISIBILITY_SECONDS * 5
-            ).get("Messages", [])
-            fresh = [m for m in messages if m["MessageId"] not in seen]
-            handles += [m["ReceiptHandle"] for m in messages]
-            if not fresh:
-                break
-            for message in fresh:
-                seen[message["MessageId"]] = _delivery(message["Body"])
-    finally:
-        for start in range(0, len(handles), 10):
-            sqs.change_message_visibility_batch(
-                QueueUrl=url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
-                    for i, h in enumerate(handles[start : start + 10])
-                ],
-            )
-    return list(seen.values())
+    return [_delivery(m["Body"]) for m in peek_messages(settings, url, limit, PEEK_VISIBILITY_SECONDS * 5)]
 
 
 def _wait_until_visible(sqs: Any, url: str) -> None:
