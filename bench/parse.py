@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import resource
 import subprocess
 import sys
@@ -170,7 +169,9 @@ def main() -> None:
             (f"{full:,} readings gzipped ({sizes['big.json.gz'] / 2**20:.0f} MB)", big_gz, ("iter_rows",)),
             (f"gzip bomb ({sizes['bomb.json.gz'] / 2**20:.1f} MB, ~5 GB inflated)", bomb, ("bomb",)),
         ]
-        print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores; each figure from its own process.\n")
+        from bench.common import machine_note  # only here: the measuring roles import nothing more
+
+        print(f"{machine_note()}\n\nEach figure from its own process.\n")
         print("| file | decoder | outcome | seconds | peak RSS MB | growth MB |")
         print("| --- | --- | --- | ---: | ---: | ---: |")
         results = {}
@@ -183,7 +184,7 @@ def main() -> None:
         legacy, streamed = results[("base.json", "legacy")], results[("base.json", "iter_rows")]
         big_rows, big_check = results[("big.json", "iter_rows")], results[("big.json", "check_readable")]
         if streamed["growth_mb"]:
-            print(f"\nmemory growth, old decoder / streaming on the same file: "
+            print(f"\nratio: memory growth, old decoder / streaming on the same file: "
                   f"{legacy['growth_mb'] / max(streamed['growth_mb'], 1):.1f}x")  # fmt: skip
         if big_rows["seconds"]:
             ratio = big_check["seconds"] / big_rows["seconds"]

@@ -13,6 +13,9 @@
 #   soak         200 files over 60 sites with faults, duplicates and disorder, then verify; exits 1 when
 #                verify fails or the soaked stack differs from an undisturbed run (`soak --quick` is in
 #                the smoke test)
+#   bench-limits the figures of "nothing lost": a 1.5M-reading file and a gzip bomb through the handler
+#                (hostile), item sizes after a day of 10-second uploads (items), decoding memory (parse),
+#                restart time with 100k readings (startup); ~1 hour on 2 cores, one at a time
 #
 # The timed benchmarks run one at a time, so that nothing else competes with the ratio they
 # measure; memory and detection report figures that do not depend on speed (peak RSS,
@@ -23,7 +26,9 @@ BENCH_CORE := bench/ingest.py bench/process.py bench/dashboard.py bench/memory.p
 BENCH_TIMED := bench/ingest.py bench/process.py bench/dashboard.py
 BENCH_UNTIMED := bench/memory.py bench/detection.py
 
-.PHONY: bench bench-quick bench-pages soak
+BENCH_LIMITS := bench/hostile.py bench/items.py bench/parse.py bench/startup.py
+
+.PHONY: bench bench-quick bench-pages soak bench-limits
 
 ## bench: the core benchmarks and detection at full size; the report goes to stdout and $(BENCH_OUT)
 bench: $(VENV)/.installed
@@ -56,3 +61,9 @@ bench-pages: $(VENV)/.installed
 ## soak: hundreds of files with faults injected, duplicate and out-of-order deliveries, then verify
 soak: $(VENV)/.installed
 	$(PY) bench/soak.py
+
+## bench-limits: memory, item sizes and restart time at full size (one at a time; ~1 hour)
+bench-limits: $(VENV)/.installed
+	@status=0; for script in $(BENCH_LIMITS); do \
+	  $(PY) $$script || { status=1; echo "$$script failed" >&2; }; \
+	done; exit $$status

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = ("ingest", "process", "dashboard", "memory", "startup", "soak")
-TIMEOUT_SECONDS = 240
+SCRIPTS = ("ingest", "process", "dashboard", "memory", "startup", "soak", "hostile", "items", "parse")
+TIMEOUT_SECONDS = 420
 
 pytestmark = pytest.mark.slow
 
