@@ -11,7 +11,7 @@ one row at a time), so memory is bounded by `Limits`, never by the file: a gzip 
 the decompressed-size or compression-ratio limit, a row longer or deeper than allowed becomes
 a row error and is skipped by a scanner that does not hold it. `UnreadableFile` can therefore
 be raised at any point of the iteration: a caller that must not store rows of an unreadable
-file makes a first pass with `check_readable` and stores on a second one.
+file makes a first pass with `scan_rows` (or `check_readable`) and stores on a second one.
 
 A file gzipped twice is not unpacked recursively: after one layer, content that is still
 gzip is refused whole as `compressed_twice`.

@@ -140,21 +140,6 @@ def quarantine_rejects(settings: Settings, source_key: str, rejects: Sequence[Re
     return key
 
 
-def quarantine_file(settings: Settings, source_key: str, body: bytes, reason: str, detail: str) -> str:
-    """Keep a file that could not be read at all, with the reason beside it."""
-    s3 = client(settings, "s3")
-    key = quarantine_key(settings, source_key)
-    s3.put_object(Bucket=settings.bucket, Key=key, Body=body)
-    error = {"source_key": source_key, "reason": reason, "detail": detail}
-    s3.put_object(
-        Bucket=settings.bucket,
-        Key=quarantine_key(settings, source_key, ".error.json"),
-        Body=json.dumps(error, indent=2).encode(),
-        ContentType="application/json",
-    )
-    return key
-
-
 def quarantine_copy(
     settings: Settings, source_key: str, reason: str, detail: str, bucket: str | None = None, size: int | None = None
 ) -> str:
