@@ -169,7 +169,7 @@ def main() -> None:
             (f"{full:,} readings gzipped ({sizes['big.json.gz'] / 2**20:.0f} MB)", big_gz, ("iter_rows",)),
             (f"gzip bomb ({sizes['bomb.json.gz'] / 2**20:.1f} MB, ~5 GB inflated)", bomb, ("bomb",)),
         ]
-        from bench.common import machine_note  # only here: the measuring roles import nothing more
+        from bench.common import machine_note, ratio_line  # only here: the measuring roles import nothing more
 
         print(f"{machine_note()}\n\nEach figure from its own process.\n")
         print("| file | decoder | outcome | seconds | peak RSS MB | growth MB |")
@@ -183,9 +183,8 @@ def main() -> None:
                       f"{r['growth_mb']:.0f} |")  # fmt: skip
         legacy, streamed = results[("base.json", "legacy")], results[("base.json", "iter_rows")]
         big_rows, big_check = results[("big.json", "iter_rows")], results[("big.json", "check_readable")]
-        if streamed["growth_mb"]:
-            print(f"\nratio: memory growth, old decoder / streaming on the same file: "
-                  f"{legacy['growth_mb'] / max(streamed['growth_mb'], 1):.1f}x")  # fmt: skip
+        growth = legacy["growth_mb"] / max(streamed["growth_mb"], 1)  # growth under 1 MB counts as 1
+        print("\n" + ratio_line("memory growth, old decoder / streaming on the same file", growth, None, None))
         if big_rows["seconds"]:
             ratio = big_check["seconds"] / big_rows["seconds"]
             print(f"check_readable time / iter_rows time on the big file: {ratio:.2f}")
