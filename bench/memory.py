@@ -342,13 +342,21 @@ def _pages_by_pipeline(settings: Any, site_id: str) -> None:
 # --- the report --------------------------------------------------------------------------
 
 
+def played_role(args: list[str], roles: tuple[str, ...], namespace: dict[str, Any]) -> bool:
+    """When `args` ask for `--role NAME` (a child started by `run_role`), run `role_NAME` from
+    `namespace` and say so; False for the parent's own run."""
+    if "--role" not in args:
+        return False
+    role = args[args.index("--role") + 1]
+    if role not in roles:
+        raise SystemExit(f"unknown role {role!r}")
+    namespace[f"role_{role.replace('-', '_')}"]()
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if "--role" in args:
-        role = args[args.index("--role") + 1]
-        if role not in ROLES:
-            raise SystemExit(f"unknown role {role!r}")
-        globals()[f"role_{role.replace('-', '_')}"]()
+    if played_role(args, ROLES, globals()):
         return 0
 
     from bench.common import number, parse_args, progress, ratio_line, report
