@@ -128,6 +128,7 @@ class Lease:
         self.site_ids = sorted(site_ids)
         self.token = token
         self.lost: str | None = None
+        self._renewed = _now()  # the claim's own lease_until counts from about now
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._renew_until_stopped, name="lease-renewal", daemon=True)
 
@@ -142,12 +143,18 @@ class Lease:
             self._thread.join()
 
     def check(self) -> None:
-        """Raise `LeaseLost` when a renewal found the site taken by another file."""
+        """Raise `LeaseLost` when a renewal found the site taken by another file, or when no
+        renewal went through for so long that the lease may have run out unnoticed (a stalled
+        process must not write over a file that took its sites meanwhile)."""
         if self.lost is not None:
             raise LeaseLost(f"the lease on site {self.lost} ran out and was taken by another file")
+        unrenewed = _now() - self._renewed
+        if unrenewed >= LEASE_SECONDS - RENEW_SECONDS:
+            raise LeaseLost(f"the lease was not renewed for {unrenewed} s and may have run out")
 
     def renew(self) -> None:
         dynamodb = client(self.settings, "dynamodb")
+        now = _now()
         for site_id in self.site_ids:
             try:
                 dynamodb.update_item(
@@ -155,11 +162,12 @@ class Lease:
                     Key=marshal({"site_id": site_id}),
                     UpdateExpression="SET lease_until = :until",
                     ConditionExpression="lease = :t",
-                    ExpressionAttributeValues=marshal({":t": self.token, ":until": _now() + LEASE_SECONDS}),
+                    ExpressionAttributeValues=marshal({":t": self.token, ":until": now + LEASE_SECONDS}),
                 )
             except dynamodb.exceptions.ConditionalCheckFailedException:
                 self.lost = site_id
                 return
+        self._renewed = now
 
     def _renew_until_stopped(self) -> None:
         while not self._stop.wait(RENEW_SECONDS):

@@ -70,3 +70,13 @@ def test_a_holder_whose_lease_was_taken_stops_writing(settings, monkeypatch):
         wait_for(lambda: lease.lost, timeout=10)
         lease.check()
     assert site_items(settings, ["site-1"])["site-1"]["lease"] == "next-file", "the other file's lease stays"
+
+
+def test_a_holder_that_could_not_renew_for_most_of_its_lease_stops_before_writing(settings, monkeypatch):
+    put_sites(settings, make_sites(1))
+    with site_claims.claimed(settings, {"site-1": 0}, {}, "stalled-file") as lease:
+        lease.check()  # just claimed
+        stalled = site_claims._now() + site_claims.LEASE_SECONDS - site_claims.RENEW_SECONDS
+        monkeypatch.setattr(site_claims, "_now", lambda: stalled)  # no renewal went through meanwhile
+        with pytest.raises(site_claims.LeaseLost, match="not renewed"):
+            lease.check()
