@@ -18,6 +18,7 @@ alert and records its outcome.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -218,6 +219,7 @@ def _judge_and_store(
     key, version = common["source_key"], common["version"]
     lease = change_token(key, version)
     token = f"{lease}.{chunk}"
+    attempt = f"{lease}#{uuid.uuid4().hex[:12]}"  # two deliveries of the file never hold its sites at once
     site_ids = {r.site_id for r in readings}
     items = site_items(settings, site_ids)
     register_unknown(settings, site_ids, items)
@@ -234,7 +236,7 @@ def _judge_and_store(
         for site_id, state in states.items()
     }
     versions = {site_id: state.version for site_id, state in states.items()}
-    with claimed(settings, versions, assessment.histories, lease, inflight) as held:
+    with claimed(settings, versions, assessment.histories, attempt, inflight) as held:
         for site_id, state in states.items():
             if state.repair:
                 changed = rebuild_days(settings, site_id, state.repair)

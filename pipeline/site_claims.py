@@ -190,16 +190,44 @@ def claimed(
     """Hold the sites in `versions` (as read) for `token` while the body runs, saving the
     `moved` histories and the `inflight` records with the claim.
 
-    The lease is released when the body returns; when it raises, the lease and the in-flight
-    records stay, so that the retry resumes the same try (see the module's docstring).
+    The lease is released when the body returns. When it raises, the in-flight records stay
+    and the lease is left to the file's retry (`failed_lease`), so that the retry resumes the
+    same try at once while other files still wait (see the module's docstring).
     """
     claim(settings, versions, moved, token, inflight)
     lease = Lease(settings, versions.keys(), token).start()
     try:
         yield lease
-    finally:
+    except BaseException:
         lease.stop()
+        _leave_to_retry(settings, versions, token)
+        raise
+    lease.stop()
     release(settings, versions, token)
+
+
+def failed_lease(token: str) -> str:
+    """What a failed holder leaves in `lease`: only another attempt of the same file may take it.
+
+    A holder's token is `<file>#<attempt>` (each invocation its own attempt, so two deliveries
+    of one file never hold its sites at once); tokens without `#` stand for a whole file."""
+    return f"{token.split('#', 1)[0]}#failed"
+
+
+def _leave_to_retry(settings: Settings, site_ids: Collection[str], token: str) -> None:
+    """Best effort: a lease left as it is runs out `LEASE_SECONDS` later all the same."""
+    dynamodb = client(settings, "dynamodb")
+    for site_id in sorted(site_ids):
+        try:
+            dynamodb.update_item(
+                TableName=settings.sites_table,
+                Key=marshal({"site_id": site_id}),
+                UpdateExpression="SET lease = :failed",
+                ConditionExpression="lease = :t",
+                ExpressionAttributeValues=marshal({":t": token, ":failed": failed_lease(token)}),
+            )
+        except Exception as exc:
+            log("lease_not_left_to_retry", level=30, site_id=site_id, error=f"{type(exc).__name__}: {exc}")
 
 
 def claim(
@@ -270,6 +298,7 @@ def _claim_action(
         ":next": version + 1,
         ":seen": version,
         ":t": token,
+        ":failed": failed_lease(token),
         ":now": now,
         ":until": now + LEASE_SECONDS,
     }
@@ -287,7 +316,7 @@ def _claim_action(
             "UpdateExpression": update + ("" if inflight is not None else " REMOVE inflight"),
             "ConditionExpression": (
                 "(attribute_not_exists(history_version) OR history_version = :seen)"
-                " AND (attribute_not_exists(lease) OR lease = :t OR lease_until < :now)"
+                " AND (attribute_not_exists(lease) OR lease = :t OR lease = :failed OR lease_until < :now)"
             ),
             "ExpressionAttributeValues": marshal(values),
         }
