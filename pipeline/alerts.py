@@ -9,20 +9,18 @@ file's progress, never as a list that grows with the file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from pipeline.anomalies import Gap
 from pipeline.aws import client
-from pipeline.dynamo import backoff
+from pipeline.dynamo import persist
 from pipeline.file_outcomes import claim_alert, record_alert, release_alert
-from pipeline.logs import log
 from pipeline.records import Record
 from pipeline.settings import ConfigError, Settings
 
-WRITE_ATTEMPTS = 8  # ~5 s of backoff for the alert's own bookkeeping
 SUBJECT_LIMIT = 99  # SNS takes ASCII subjects of fewer than 100 characters, without line breaks
 
 
@@ -149,22 +147,10 @@ def send_file_alert(settings: Settings, source_key: str, version: str, findings:
             MessageAttributes={"source_key": {"DataType": "String", "StringValue": source_key}},
         )
     except Exception:
-        _persist(partial(release_alert, settings, source_key, version), "alert_claim_release_failed", source_key)
+        release = partial(release_alert, settings, source_key, version)
+        persist(release, "alert_claim_release_failed", source_key=source_key)
         raise
     message_id = response["MessageId"]
     record = partial(record_alert, settings, source_key, message_id, alert.subject, alert.message)
-    _persist(record, "alert_record_failed", source_key)
+    persist(record, "alert_record_failed", source_key=source_key)
     return message_id
-
-
-def _persist(write: Callable[[], None], event: str, source_key: str) -> None:
-    """A write the message's retry could not redo, tried until it goes through (or raise)."""
-    for attempt in range(WRITE_ATTEMPTS):
-        try:
-            write()
-            return
-        except Exception as exc:
-            log(event, level=40, source_key=source_key, attempt=attempt + 1, error=f"{type(exc).__name__}: {exc}")
-            if attempt == WRITE_ATTEMPTS - 1:
-                raise
-            backoff(attempt)

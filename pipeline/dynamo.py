@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from pipeline.aws import TransientError, client
+from pipeline.logs import log
 from pipeline.settings import Settings
 
 WRITE_BATCH = 25
@@ -22,6 +23,7 @@ READ_BATCH = 100
 MAX_ATTEMPTS = 8
 BASE_DELAY_SECONDS = 0.05
 MAX_DELAY_SECONDS = 2.0
+PERSIST_ATTEMPTS = 8  # ~5 s of backoff for a write the message's retry could not redo
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -42,6 +44,20 @@ def chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
 
 def backoff(attempt: int) -> None:
     time.sleep(min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2**attempt) * random.uniform(0.5, 1.0))
+
+
+def persist(write: Callable[[], None], event: str, **context: object) -> None:
+    """A write the message's retry could not redo, tried in place until it goes through (or
+    raise): each failure is logged as `event` with `context`."""
+    for attempt in range(PERSIST_ATTEMPTS):
+        try:
+            write()
+            return
+        except Exception as exc:
+            log(event, level=40, **context, attempt=attempt + 1, error=f"{type(exc).__name__}: {exc}")
+            if attempt == PERSIST_ATTEMPTS - 1:
+                raise
+            backoff(attempt)
 
 
 def batch_write(settings: Settings, table: str, items: Sequence[dict[str, Any]]) -> int:

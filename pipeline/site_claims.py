@@ -6,7 +6,9 @@ saves the new histories, moves each version on and takes a lease, on the conditi
 other file changed the version since it was read and that no other file holds the lease.
 So two files of one site are never stored at once: the one that loses raises `SitesBusy`
 (a `TransientError`) and is judged again a moment later, counted against what the winner
-stored. The rollups can then be read, added to and written back in batches.
+stored. Letting go moves the version on once more: a file that read the site while the
+holder was still writing must read it again. The rollups can then be read, added to and
+written back in batches.
 
 The claim also records the file as in flight on each site (`Inflight`): the history the
 file was judged against, its processing time and the rollup days it moves. Until the file
@@ -25,14 +27,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from pipeline.anomalies import History
 from pipeline.aws import TransientError, client
-from pipeline.dynamo import chunks, marshal
+from pipeline.dynamo import chunks, marshal, persist
 from pipeline.logs import log
 from pipeline.settings import Settings
 
@@ -200,10 +203,21 @@ def claimed(
         yield lease
     except BaseException:
         lease.stop()
-        _leave_to_retry(settings, versions, token)
+        _let_go(partial(_leave_to_retry, settings, versions, token), "lease_not_left_to_retry", token)
         raise
     lease.stop()
-    release(settings, versions, token)
+    _let_go(partial(release, settings, versions, token), "lease_not_released", token)
+
+
+def _let_go(write: Callable[[], None], event: str, token: str) -> None:
+    """Give the sites up, retried in place: the message's retry cannot do it (a stored file's
+    retry finds it done; a failed one's new attempt cannot take this attempt's lease). What
+    still fails is logged and left to run out, `LEASE_SECONDS` later; the next file of the
+    site then finds the try in flight, takes it over as abandoned and repairs its days."""
+    try:
+        persist(write, event, lease=token)
+    except Exception:
+        pass  # logged by persist at each attempt
 
 
 def failed_lease(token: str) -> str:
@@ -215,7 +229,7 @@ def failed_lease(token: str) -> str:
 
 
 def _leave_to_retry(settings: Settings, site_ids: Collection[str], token: str) -> None:
-    """Best effort: a lease left as it is runs out `LEASE_SECONDS` later all the same."""
+    """Hand each site's lease on to the file's next attempt (`failed_lease`), keeping its expiry."""
     dynamodb = client(settings, "dynamodb")
     for site_id in sorted(site_ids):
         try:
@@ -226,8 +240,8 @@ def _leave_to_retry(settings: Settings, site_ids: Collection[str], token: str) -
                 ConditionExpression="lease = :t",
                 ExpressionAttributeValues=marshal({":t": token, ":failed": failed_lease(token)}),
             )
-        except Exception as exc:
-            log("lease_not_left_to_retry", level=30, site_id=site_id, error=f"{type(exc).__name__}: {exc}")
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            pass  # handed on by an earlier round, or taken by another file once it ran out
 
 
 def claim(
@@ -276,12 +290,14 @@ def release(settings: Settings, site_ids: Collection[str], token: str) -> None:
 
 
 def _release_action(settings: Settings, site_id: str, token: str) -> dict[str, Any]:
+    """Let go of the site and move its version on: a file that read the site while this one
+    was still writing judged against records not all there yet, and must read it again."""
     return {
         "TableName": settings.sites_table,
         "Key": marshal({"site_id": site_id}),
-        "UpdateExpression": "REMOVE lease, lease_until, inflight",
+        "UpdateExpression": "SET history_version = history_version + :one REMOVE lease, lease_until, inflight",
         "ConditionExpression": "lease = :t",
-        "ExpressionAttributeValues": marshal({":t": token}),
+        "ExpressionAttributeValues": marshal({":t": token, ":one": 1}),
     }
 
 

@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import threading
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -240,6 +241,52 @@ def test_two_files_of_one_site_at_once_lose_nothing(settings, runner, monkeypatc
     assert [r.timestamp for r in site_records(settings, "site-1")] == ["2026-11-29T06:00:00Z", "2026-11-29T06:15:00Z"]
     [rollup] = site_rollups(settings, "site-1", "0", "9")
     assert rollup.readings == 2
+
+
+def test_a_file_that_read_its_site_while_another_file_was_writing_reads_it_again(settings, monkeypatch):
+    import pipeline.processing as processing
+
+    put_sites(settings, make_sites(1))
+    first, second = "raw/2026/11/29/a.json", "raw/2026/11/29/b.json"
+    for key in (first, second):  # the same reading twice: the second file must find it stored
+        raw_files.upload(settings, key, json.dumps([reading()]).encode())
+    first_holds, second_has_read, first_done = threading.Event(), threading.Event(), threading.Event()
+    real_store, real_existing = processing.store_records, processing.existing_records
+
+    def store_after_the_second_has_read(*args, **kwargs):  # the first file holds the site, writing late
+        if threading.current_thread().name == first:
+            first_holds.set()
+            assert second_has_read.wait(30)
+        return real_store(*args, **kwargs)
+
+    def read_then_wait_for_the_first(*args, **kwargs):
+        found = real_existing(*args, **kwargs)
+        if threading.current_thread().name == second and not second_has_read.is_set():
+            second_has_read.set()  # read before the first file wrote; claims after it let go
+            assert first_done.wait(30)
+        return found
+
+    monkeypatch.setattr(processing, "store_records", store_after_the_second_has_read)
+    monkeypatch.setattr(processing, "existing_records", read_then_wait_for_the_first)
+
+    def process(key: str, done: threading.Event | None = None) -> None:
+        processing.process_object(settings, key)
+        if done is not None:
+            done.set()
+
+    threads = [threading.Thread(target=process, args=(first, first_done), name=first)]
+    threads[0].start()
+    assert first_holds.wait(30)
+    threads.append(threading.Thread(target=process, args=(second,), name=second))
+    threads[1].start()
+    for thread in threads:
+        thread.join(60)
+
+    outcomes = file_outcomes(settings, [first, second])
+    assert (outcomes[first].written, outcomes[second].written, outcomes[second].unchanged) == (1, 0, 1)
+    assert len(list(site_records(settings, "site-1"))) == 1
+    [rollup] = site_rollups(settings, "site-1", "0", "9")
+    assert rollup.readings == 1, "the reading was counted once"
 
 
 def test_a_file_waits_while_another_file_holds_its_site(settings, runner, monkeypatch):

@@ -94,13 +94,15 @@ def run(moto_server, scenario: Scenario) -> Run:
         plan.active = True
         runner.start()
         try:
-            settle(settings, runner, SETTLE_SECONDS)
+            try:
+                settle(settings, runner, SETTLE_SECONDS)
+            finally:
+                plan.active = False
+            dead = redrive_dead_letters_checked(settings, keys)
+            if dead[0]:
+                settle(settings, runner, SETTLE_SECONDS)
         finally:
-            plan.active = False
-        dead = redrive_dead_letters_checked(settings, keys)
-        if dead[0]:
-            settle(settings, runner, SETTLE_SECONDS)
-    runner.stop()
+            runner.stop()  # a runner left polling would take the next test's messages
     report = verify(settings, settle_seconds=0)
     return Run(state(settings, sorted(keys)), report, plan, runner, *dead)
 
