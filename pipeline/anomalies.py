@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from statistics import median
+from typing import Any
 
 from pipeline.sites import Site
 from pipeline.solar import sun_elevation_degrees
@@ -28,19 +29,29 @@ MIN_SPREAD_KWH = Decimal("0.05")
 DEFAULT_INTERVAL_MINUTES = 15  # for the night rule's margin when a site's cadence is unknown
 
 
+def setting(default: float, low: float, high: float, doc: str) -> Any:
+    """A rule setting: its default, the range a site may set it in (inclusive), what it does."""
+    return field(default=default, metadata={"range": (low, high), "doc": doc})
+
+
 @dataclass(frozen=True)
 class Thresholds:
-    """Rule settings; each can be overridden per site in the sites table (`thresholds` map)."""
+    """Rule settings; each can be overridden per site in the sites table (`thresholds` map),
+    within its range (`setting`)."""
 
-    night_sun_elevation_deg: float = -3.0  # the sun is down below this at the reading's time
-    night_generation_share: float = 0.02  # of the rated energy of one interval, allowed at night
-    spike_window: int = 8  # recent readings the spike rule compares with
-    spike_min_history: int = 4  # fewer than this and the spike rule stays quiet
-    spike_k: float = 4.0  # how many robust deviations count as far
-    spike_floor_share: float = 0.5  # the deviation is never taken as less than this share of the median
-    flatline_readings: int = 4  # identical non-zero values in a row that make a flatline
-    gap_tolerance: float = 1.5  # a step longer than this many intervals is a gap
-    future_tolerance_minutes: int = 15  # clock skew allowed before a timestamp is "in the future"
+    night_sun_elevation_deg: float = setting(-3.0, -18.0, 5.0, "the sun is down below this elevation (degrees)")
+    night_generation_share: float = setting(
+        0.02, 0.0, 1.0, "share of one interval's rated energy a solar site may report at night"
+    )
+    spike_window: int = setting(8, 2, 96, "recent readings the spike rule compares with")
+    spike_min_history: int = setting(4, 2, 96, "fewer recent readings than this and the spike rule stays quiet")
+    spike_k: float = setting(4.0, 1.0, 50.0, "how many robust deviations from the median count as a spike")
+    spike_floor_share: float = setting(
+        0.5, 0.0, 10.0, "the deviation is never taken as less than this share of the median"
+    )
+    flatline_readings: int = setting(4, 2, 1000, "identical non-zero values in a row that make a flatline")
+    gap_tolerance: float = setting(1.5, 1.0, 100.0, "a step longer than this many intervals is a gap")
+    future_tolerance_minutes: int = setting(15, 0, 1440, "clock skew allowed before a timestamp is in the future")
 
     @classmethod
     def for_site(cls, site: Site | None) -> Thresholds:

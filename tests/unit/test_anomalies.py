@@ -155,3 +155,13 @@ def test_a_reading_seen_again_keeps_its_series_judgement():
     judged = dict(first.reasons)
     again = detect_file(readings, {"site-2": WIND}, first.histories, NOW, judged)
     assert again.reasons == first.reasons and again.histories == {} and again.gaps == []
+
+
+def test_every_rule_setting_has_a_range_that_holds_its_default_and_a_sentence():
+    from dataclasses import fields
+
+    from pipeline.anomalies import Thresholds
+
+    for setting in fields(Thresholds):
+        low, high = setting.metadata["range"]
+        assert low <= setting.default <= high and setting.metadata["doc"], setting.name
