@@ -1,7 +1,8 @@
 """Anomaly rules: pure functions that name what is wrong with a reading.
 
 Two kinds of rule:
-- value rules judge one reading with what is known of its site (capacity, location);
+- value rules judge one reading with what is known of its site (capacity, location, and
+  for a site of unknown capacity the standby draw learned from its idle readings);
 - series rules judge a reading against the site's recent readings (spike, flatline) and
   find missing intervals between readings. Their memory of a site is a small `History`
   (the last few values and the last timestamp), kept with the site, so no rule ever reads
@@ -9,6 +10,7 @@ Two kinds of rule:
 
 To add a value rule, write `def rule(reading, context) -> reason | None` and list it in
 VALUE_RULES. Thresholds have defaults here and can be overridden per site (README).
+Every reason code, what triggers it and its settings: docs/checks.md.
 """
 
 from __future__ import annotations
@@ -27,6 +29,17 @@ from pipeline.validation import Reading
 SERIES_REASONS = frozenset({"spike_consumption", "flatline_generation", "flatline_consumption"})
 MIN_SPREAD_KWH = Decimal("0.05")
 DEFAULT_INTERVAL_MINUTES = 15  # for the night rule's margin when a site's cadence is unknown
+SENTINEL_VALUE = "sentinel_value"
+# What meters and loggers write for "no data": -1,000,000 and the 9s, 16-bit integer limits.
+SENTINELS = frozenset(
+    Decimal(v)
+    for v in (
+        "-1000000", "-999999", "-99999", "-9999.99", "-9999", "-999.99", "-999",
+        "9999", "9999.99", "99999", "99999.99", "999999",
+        "32767", "-32767", "-32768", "65535", "-65535",
+    )
+)  # fmt: skip
+NO_READING_KWH = Decimal("1e9")  # no site makes or uses a TWh in one interval: integer and float limits
 
 
 def setting(default: float, low: float, high: float, doc: str) -> Any:
@@ -52,6 +65,15 @@ class Thresholds:
     flatline_readings: int = setting(4, 2, 1000, "identical non-zero values in a row that make a flatline")
     gap_tolerance: float = setting(1.5, 1.0, 100.0, "a step longer than this many intervals is a gap")
     future_tolerance_minutes: int = setting(15, 0, 1440, "clock skew allowed before a timestamp is in the future")
+    standby_share: float = setting(
+        0.03, 0.0, 1.0, "share of one interval's rated energy an idle generator may draw (negative generation)"
+    )
+    standby_readings: int = setting(
+        8, 2, 96, "idle readings a site of unknown capacity learns its standby draw from before it is allowed"
+    )
+    standby_k: float = setting(
+        5.0, 1.0, 100.0, "a site of unknown capacity may draw this many times its learned median standby"
+    )
 
     @classmethod
     def for_site(cls, site: Site | None) -> Thresholds:
@@ -66,12 +88,14 @@ class Context:
     site: Site | None
     thresholds: Thresholds
     now: datetime
+    learned_standby_kwh: Decimal | None = None  # see `learned_standby`
 
 
 @dataclass(frozen=True)
 class History:
     """What the series rules remember of a site: recent normal consumption (newest last)
-    and the runs of repeated values."""
+    and the runs of repeated values; and, for a site of unknown capacity, the draw of its
+    recent idle readings (`standby`, kWh, newest last)."""
 
     last_timestamp: str | None = None
     consumed: tuple[Decimal, ...] = ()
@@ -79,6 +103,7 @@ class History:
     consumed_run: int = 0
     last_generated: Decimal | None = None
     last_consumed: Decimal | None = None
+    standby: tuple[Decimal, ...] = ()
 
     def to_item(self) -> dict[str, object]:
         item: dict[str, object] = {
@@ -89,6 +114,8 @@ class History:
         for name in ("last_timestamp", "last_generated", "last_consumed"):
             if getattr(self, name) is not None:
                 item[name] = getattr(self, name)
+        if self.standby:
+            item["standby"] = list(self.standby)
         return item
 
     @classmethod
@@ -102,6 +129,7 @@ class History:
             consumed_run=int(item.get("consumed_run", 0)),  # type: ignore[arg-type]
             last_generated=item.get("last_generated"),  # type: ignore[arg-type]
             last_consumed=item.get("last_consumed"),  # type: ignore[arg-type]
+            standby=tuple(item.get("standby", ())),  # type: ignore[arg-type]
         )
 
 
@@ -126,8 +154,38 @@ class Detection:
 ValueRule = Callable[[Reading, Context], str | None]
 
 
+def is_sentinel(value: Decimal) -> bool:
+    return value in SENTINELS or abs(value) >= NO_READING_KWH
+
+
+def sentinel_value(reading: Reading, context: Context) -> str | None:
+    """A meter's "no data" code in either column: the reading holds no energy at all."""
+    holds = is_sentinel(reading.energy_generated_kwh) or is_sentinel(reading.energy_consumed_kwh)
+    return SENTINEL_VALUE if holds else None
+
+
 def negative_generation(reading: Reading, context: Context) -> str | None:
-    return "negative_generation" if reading.energy_generated_kwh < 0 else None
+    """Negative generation beyond what an idle generator draws.
+
+    Inverters draw power while idle (standby, "night tare"), so real meters report small
+    negative generation every night: that is allowed up to `standby_allowance`.
+    """
+    generated = reading.energy_generated_kwh
+    if generated >= 0:
+        return None
+    allowed = standby_allowance(context)
+    return None if allowed is not None and -generated <= allowed else "negative_generation"
+
+
+def standby_allowance(context: Context) -> Decimal | None:
+    """How much an idle generator may draw in one reading: a share of its rated energy, or
+    for a site of unknown capacity what it learned from its own idle readings (None until
+    it has: then every negative is flagged, as no absolute figure fits a 1 kW roof and a
+    10 MW plant alike)."""
+    most = rated_energy(context.site)
+    if most is not None:
+        return Decimal(str(context.thresholds.standby_share)) * most
+    return context.learned_standby_kwh
 
 
 def negative_consumption(reading: Reading, context: Context) -> str | None:
@@ -149,19 +207,29 @@ def generation_above_capacity(reading: Reading, context: Context) -> str | None:
 def solar_at_night(reading: Reading, context: Context) -> str | None:
     """A solar site reporting generation while the sun is down all through the interval."""
     site = context.site
-    if site is None or site.kind != "solar" or site.latitude is None or site.longitude is None:
+    if site is None or not located_solar(site):
         return None
     most = rated_energy(site)
     allowed = Decimal(str(context.thresholds.night_generation_share)) * most if most is not None else Decimal("0.01")
     if reading.energy_generated_kwh <= allowed:
         return None
+    return "solar_at_night" if sun_down(reading, site, context.thresholds) else None
+
+
+def located_solar(site: Site | None) -> bool:
+    return site is not None and site.kind == "solar" and site.latitude is not None and site.longitude is not None
+
+
+def sun_down(reading: Reading, site: Site, thresholds: Thresholds) -> bool:
+    """The sun below the night elevation all through the reading's interval (and one more
+    on each side, for clocks that stamp the start or the end); `site` has a location."""
     moment = _parse(reading.timestamp)
     step = timedelta(minutes=site.interval_minutes or DEFAULT_INTERVAL_MINUTES)
     highest = max(
-        sun_elevation_degrees(float(site.latitude), float(site.longitude), when)
+        sun_elevation_degrees(float(site.latitude), float(site.longitude), when)  # type: ignore[arg-type]
         for when in (moment - step, moment, moment + step)
     )
-    return "solar_at_night" if highest < context.thresholds.night_sun_elevation_deg else None
+    return highest < thresholds.night_sun_elevation_deg
 
 
 def future_timestamp(reading: Reading, context: Context) -> str | None:
@@ -170,16 +238,48 @@ def future_timestamp(reading: Reading, context: Context) -> str | None:
 
 
 VALUE_RULES: tuple[ValueRule, ...] = (
+    sentinel_value,
     negative_generation,
     negative_consumption,
     generation_above_capacity,
     solar_at_night,
     future_timestamp,
 )
+NO_DATA_RULES: tuple[ValueRule, ...] = (sentinel_value, future_timestamp)  # rules that judge no energy
 
 
 def value_reasons(reading: Reading, context: Context) -> tuple[str, ...]:
-    return tuple(reason for rule in VALUE_RULES if (reason := rule(reading, context)) is not None)
+    """The value rules' reasons. A reading that holds a sentinel is told only that (and a
+    wrong timestamp): -9999 is no data, not a negative reading, and 65535 no surge."""
+    rules = NO_DATA_RULES if sentinel_value(reading, context) else VALUE_RULES
+    return tuple(reason for rule in rules if (reason := rule(reading, context)) is not None)
+
+
+def learned_standby(history: History, thresholds: Thresholds) -> Decimal | None:
+    """A site's standby allowance from its recent idle draws: `standby_k` times their median
+    (robust to the odd fault among them), once it has `standby_readings` of them."""
+    if len(history.standby) < thresholds.standby_readings:
+        return None
+    return Decimal(str(thresholds.standby_k)) * median(history.standby)
+
+
+def learn_standby(history: History, reading: Reading, found: tuple[str, ...], context: Context) -> History:
+    """Remember an idle reading's draw, for a site of unknown capacity.
+
+    Idle means the sun is down at a solar site with a location (a daytime negative there is
+    never learned: it may be a meter wired backwards), and any negative generation at other
+    sites. Until the site has learned enough draws every one is kept; afterwards only those
+    within the allowance, so a fault never teaches the rule that it is normal.
+    """
+    site, generated = context.site, reading.energy_generated_kwh
+    if generated >= 0 or rated_energy(site) is not None:
+        return history
+    if located_solar(site) and not sun_down(reading, site, context.thresholds):  # type: ignore[arg-type]
+        return history
+    learning = len(history.standby) < context.thresholds.standby_readings
+    if not learning and "negative_generation" in found:
+        return history
+    return replace(history, standby=(*history.standby, -generated)[-context.thresholds.standby_readings :])
 
 
 # Series rules ----------------------------------------------------------------------------
@@ -228,15 +328,25 @@ def detect_file(
         context = Context(site, Thresholds.for_site(site), now)
         history = histories.get(site_id, History())
         start = history
+        learned_from = None
         for reading in sorted(site_readings, key=lambda r: r.timestamp):
             key = (site_id, reading.timestamp)
+            if history.standby is not learned_from:
+                learned_from = history.standby
+                context = replace(context, learned_standby_kwh=learned_standby(history, context.thresholds))
             found = value_reasons(reading, context)
             in_order = history.last_timestamp is None or reading.timestamp > history.last_timestamp
             if "future_timestamp" in found or not in_order:
                 reasons[key] = found + tuple(r for r in judged.get(key, ()) if r in SERIES_REASONS)
                 continue
-            series, history, gap = _judge_in_order(reading, found, history, context)
-            reasons[key] = found + series
+            if SENTINEL_VALUE in found:  # no data: the series rules neither judge nor remember it
+                reasons[key] = found
+                gap = _gap(reading, history.last_timestamp, context)
+                history = replace(history, last_timestamp=reading.timestamp)
+            else:
+                series, history, gap = _judge_in_order(reading, found, history, context)
+                reasons[key] = found + series
+                history = learn_standby(history, reading, found, context)
             if gap:
                 gaps.append(gap)
         if history != start:
@@ -250,7 +360,8 @@ def _judge_in_order(
     thresholds = context.thresholds
     generated, consumed = reading.energy_generated_kwh, reading.energy_consumed_kwh
     series: list[str] = []
-    gen_run = _run(generated, history.last_generated, history.generated_run)
+    standby = generated < 0 and "negative_generation" not in found  # an idle draw counts as zero
+    gen_run = 1 if standby else _run(generated, history.last_generated, history.generated_run)
     cons_run = _run(consumed, history.last_consumed, history.consumed_run)
     if gen_run >= thresholds.flatline_readings:
         series.append("flatline_generation")
@@ -272,6 +383,7 @@ def _judge_in_order(
         consumed_run=cons_run,
         last_generated=generated,
         last_consumed=consumed,
+        standby=history.standby,
     )
     return tuple(series), history, gap
 

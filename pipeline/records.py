@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from pipeline.anomalies import SENTINEL_VALUE
 from pipeline.bootstrap import ANOMALY_SHARDS
 from pipeline.validation import Reading
 
@@ -31,6 +32,12 @@ class Record:
     @property
     def anomaly(self) -> bool:
         return bool(self.anomaly_reasons)
+
+    @property
+    def holds_energy(self) -> bool:
+        """False for a meter's "no data" code (-9999, 65535...): its values are no energy, and
+        no total may add them."""
+        return SENTINEL_VALUE not in self.anomaly_reasons
 
     @property
     def key(self) -> tuple[str, str]:

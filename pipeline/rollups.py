@@ -74,6 +74,11 @@ def day_of(hour: str) -> str:
 
 
 def contribution(record: Record) -> Delta:
+    """What one record adds to its hour. A sentinel reading counts as a reading (and an
+    anomaly) but adds no energy to either column, so that net and self-sufficiency still
+    compare the same intervals."""
+    if not record.holds_energy:
+        return {"readings": Decimal(1), "anomalies": Decimal(1)}
     generated, consumed = record.energy_generated_kwh, record.energy_consumed_kwh
     return {
         "generated_kwh": generated,

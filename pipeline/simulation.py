@@ -33,6 +33,7 @@ ANOMALY_KINDS = (
     "flatline_consumption",
     "missing_intervals",
     "future_timestamp",
+    "sentinel_value",
 )
 FORMATS = ("json", "jsonl", "csv")
 EVENT_EVERY = 8  # an anomaly can start only every 8th interval, so their effects never overlap
@@ -226,7 +227,7 @@ class _Series:
 
     def _kinds_at(self, when: datetime) -> list[str]:
         kinds = ["negative_generation", "negative_consumption", "spike_consumption", "flatline_consumption"]
-        kinds += ["missing_intervals", "future_timestamp"]
+        kinds += ["missing_intervals", "future_timestamp", "sentinel_value"]
         if self.site.kind == "solar" and self.site.latitude is not None and self.site.longitude is not None:
             lat, lon = float(self.site.latitude), float(self.site.longitude)
             elevations = [sun_elevation_degrees(lat, lon, when + k * self.step) for k in (-1, 0, 1)]
@@ -298,12 +299,18 @@ def _peak(hour: float, centre: float, width: float) -> float:
 
 
 VALUE_INJECTIONS: dict[str, Callable[[dict[str, Any], float, random.Random], None]] = {
-    "negative_generation": lambda r, rated, rng: r.update(energy_generated_kwh=-round(rng.uniform(0.5, 20), 3)),
+    # well beyond an idle inverter's standby draw, which the rule allows
+    "negative_generation": lambda r, rated, rng: r.update(
+        energy_generated_kwh=-round(rated * rng.uniform(0.1, 0.8), 3)
+    ),
     "negative_consumption": lambda r, rated, rng: r.update(energy_consumed_kwh=-round(rng.uniform(0.5, 20), 3)),
     "generation_above_capacity": lambda r, rated, rng: r.update(
         energy_generated_kwh=round(rated * rng.uniform(1.2, 2), 3)
     ),
     "solar_at_night": lambda r, rated, rng: r.update(energy_generated_kwh=round(rated * rng.uniform(0.1, 0.4), 3)),
+    "sentinel_value": lambda r, rated, rng: r.update(
+        {rng.choice(["energy_generated_kwh", "energy_consumed_kwh"]): rng.choice([-9999, 65535, -32768, -1000000])}
+    ),
     "spike_consumption": lambda r, rated, rng: r.update(
         energy_consumed_kwh=round(r["energy_consumed_kwh"] * rng.uniform(5, 8) + 1, 3)
     ),

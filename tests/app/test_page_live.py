@@ -145,3 +145,25 @@ def test_history_and_recent_parts_add_up_to_the_whole_window(stack, process):
     assert sorted(zip(frame["site_id"], frame["hour"], strict=True)) == sorted((r.site_id, r.hour) for r in direct)
     assert frame["readings"].sum() == sum(r.readings for r in direct)
     assert (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%d") > frame["hour"].min()[:10]
+
+
+def test_kpis_leave_out_the_energy_of_meters_no_data_codes(stack, process, open_page):
+    """A logger writing 65535 or -32768 for "no data" must not put 65 MWh on the cards."""
+    from datetime import UTC, datetime, timedelta
+
+    from pipeline import raw_files
+
+    hour = (datetime.now(UTC) - timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
+
+    def reading(minute: int, gen: float, cons: float) -> dict:
+        ts = (hour + timedelta(minutes=minute)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return {"site_id": "logger", "timestamp": ts, "energy_generated_kwh": gen, "energy_consumed_kwh": cons}
+
+    rows = [reading(0, 1.0, 2.0), reading(15, 65535, 2.0), reading(30, 1.0, -32768), reading(45, 2.0, 1.0)]
+    raw_files.upload(stack, f"raw/{hour:%Y/%m/%d}/logger.json", json.dumps(rows).encode())
+    process()
+
+    at = open_page(LIVE)
+    metrics = {m.label: m.value for m in at.metric}
+    assert (metrics["Generated"], metrics["Consumed"], metrics["Net"]) == ("3.0 kWh", "3.0 kWh", "0.0 kWh")
+    assert metrics["Anomalous readings"] == "2"

@@ -31,7 +31,9 @@ def reasons(r: Reading, site: Site | None = SOLAR, now: datetime = NOW) -> tuple
     [
         ("10", "5", SOLAR, ()),
         ("0", "0", SOLAR, ()),
-        ("-0.001", "5", SOLAR, ("negative_generation",)),
+        ("-0.001", "5", SOLAR, ()),  # an idle inverter's standby draw, within 3% of the rated 25 kWh
+        ("-0.76", "5", SOLAR, ("negative_generation",)),
+        ("-0.001", "5", None, ("negative_generation",)),  # capacity unknown and no standby learned yet
         ("10", "-1", SOLAR, ("negative_consumption",)),
         ("-10", "-1", None, ("negative_generation", "negative_consumption")),
         ("25", "5", SOLAR, ()),  # exactly the rated energy of 15 minutes
@@ -165,3 +167,113 @@ def test_every_rule_setting_has_a_range_that_holds_its_default_and_a_sentence():
     for setting in fields(Thresholds):
         low, high = setting.metadata["range"]
         assert low <= setting.default <= high and setting.metadata["doc"], setting.name
+
+
+# Standby draw and sentinels on real-shaped data -------------------------------------------
+
+# A 5 kW rooftop inverter reporting every 5 minutes: 0.4167 kWh a reading at most. Vienna-ish,
+# so the sun is down from about 16:00 UTC in late November.
+ROOF = Site(
+    "roof", kind="solar", capacity_kw=Decimal(5), interval_minutes=5, latitude=Decimal(48), longitude=Decimal(16)
+)
+ROOF_UNKNOWN_SIZE = Site("roof", kind="solar", interval_minutes=5, latitude=Decimal(48), longitude=Decimal(16))
+# What real meters report for an idle inverter: 24 W to 120 W of standby, often the same value
+# several readings in a row (register resolution).
+STANDBY_NIGHT = ["-0.004", "-0.004", "-0.004", "-0.004", "-0.004", "-0.002", "-0.006", "-0.01", "-0.003", "-0.008"]
+
+
+def night(generated: list[str], start="2026-11-28T20:00:00Z", site="roof", step=5) -> list[Reading]:
+    first = datetime.strptime(start, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return [
+        Reading(site, (first + timedelta(minutes=step * i)).strftime("%Y-%m-%dT%H:%M:%SZ"), Decimal(g),
+                Decimal("0.05") + Decimal(i) / 1000)
+        for i, g in enumerate(generated)
+    ]  # fmt: skip
+
+
+def all_flagged(detection) -> dict[str, tuple[str, ...]]:
+    return {ts: found for (_, ts), found in sorted(detection.reasons.items()) if found}
+
+
+def test_a_night_of_standby_draw_is_normal_and_a_real_negative_is_not():
+    readings = night([*STANDBY_NIGHT, "-0.5", "-0.005"])
+    found = all_flagged(detect_file(readings, {"roof": ROOF}, {}, NOW))
+    assert found == {readings[10].timestamp: ("negative_generation",)}  # -0.5 kWh in 5 minutes is 6 kW
+
+
+def test_standby_share_can_be_set_per_site():
+    strict = Site(**{**ROOF.__dict__, "thresholds": {"standby_share": Decimal(0)}})
+    assert reasons(reading("-0.002", "0.1", ts="2026-11-28T20:00:00Z", site="roof"), strict) == ("negative_generation",)
+
+
+def test_a_site_of_unknown_capacity_learns_its_standby_draw_from_its_nights():
+    learning = ["-0.004", "-0.006", "-0.005", "-0.003", "-0.008", "-0.004", "-0.006", "-0.005"]
+    first = detect_file(night(learning), {"roof": ROOF_UNKNOWN_SIZE}, {}, NOW)
+    assert len(all_flagged(first)) == 8  # nothing learned yet: flagged as before
+    saved = History.from_item(first.histories["roof"].to_item())  # as the site's item keeps it
+    later = night(["-0.002", "-0.01", "-0.5", "-0.007"], start="2026-11-28T20:40:00Z")
+    second = detect_file(later, {"roof": ROOF_UNKNOWN_SIZE}, {"roof": saved}, NOW)
+    assert all_flagged(second) == {later[2].timestamp: ("negative_generation",)}
+    assert Decimal("0.5") not in second.histories["roof"].standby
+    assert len(second.histories["roof"].standby) == 8  # bounded
+
+
+def test_daytime_negatives_of_a_solar_site_are_never_learned_as_standby():
+    day = night(["-2"] * 12, start="2026-11-29T10:00:00Z")
+    detection = detect_file(day, {"roof": ROOF_UNKNOWN_SIZE}, {}, NOW)
+    assert len(all_flagged(detection)) == 12
+    assert detection.histories["roof"].standby == ()
+
+
+def test_histories_stored_before_standby_was_learned_still_load_and_stay_the_same():
+    old_item = {"consumed": [Decimal("1.5")], "generated_run": 2, "consumed_run": 1, "last_timestamp": "2026-11-29Z"}
+    history = History.from_item(old_item)
+    assert history.standby == ()
+    assert history.to_item() == old_item
+
+
+@pytest.mark.parametrize(
+    ("generated", "consumed"),
+    [
+        ("-9999", "5"),  # would be a negative generation
+        ("65535", "5"),  # would be above capacity
+        ("-1000000", "5"),
+        ("9999.99", "5"),
+        ("4294967295", "5"),  # a 32-bit register's "no data"
+        ("10", "-32768"),  # would be a negative consumption
+        ("10", "32767"),
+        ("10", "-999"),
+        ("10", "99999"),
+        ("-9999.0", "-9999"),
+    ],
+)
+def test_sentinels_in_either_column_are_told_as_such_and_nothing_else(generated, consumed):
+    assert reasons(reading(generated, consumed)) == ("sentinel_value",)
+    assert reasons(reading(generated, consumed, ts="2026-11-28T22:00:00Z")) == ("sentinel_value",)  # at night
+
+
+def test_values_near_sentinels_are_judged_as_readings():
+    assert reasons(reading("-9998", "5")) == ("negative_generation",)
+    assert reasons(reading("10", "9999.5")) == ()
+    assert reasons(reading("65535", "5", ts="2026-12-01T00:00:00Z")) == ("sentinel_value", "future_timestamp")
+
+
+def test_the_series_rules_neither_judge_nor_remember_a_sentinel():
+    readings = series(
+        ["1.7", "1.6", "1.8", "1.7", "1.5", "65535", "1.6", "1.7"],
+        generated=["-9999", "8", "9", "8", "7", "9", "8", "7"],
+    )
+    detection = detect_file(readings, {"site-2": WIND}, {}, NOW)
+    assert all_flagged(detection) == {
+        "2026-11-29T08:00:00Z": ("sentinel_value",),
+        "2026-11-29T09:15:00Z": ("sentinel_value",),
+    }
+    history = detection.histories["site-2"]
+    assert Decimal(65535) not in history.consumed and history.last_timestamp == "2026-11-29T09:45:00Z"
+    assert detection.gaps == []  # a sentinel is a reading the site did send
+
+
+def test_a_logger_stuck_on_its_no_data_code_is_one_sentinel_a_reading_not_a_flatline():
+    readings = series(["1", "2", "3", "4", "5", "6"], generated=["-9999"] * 6)
+    found = all_flagged(detect_file(readings, {"site-2": WIND}, {}, NOW))
+    assert set(found.values()) == {("sentinel_value",)} and len(found) == 6

@@ -103,3 +103,31 @@ def test_a_day_item_names_only_the_last_change_and_a_resumed_try_skips_its_own()
     assert add_to_day(second, "site-1", "2026-11-29", again, "b", resuming=True) is None
     assert add_to_day(second, "site-1", "2026-11-29", again, "b")["hours"]["06"]["readings"] == 6
     assert add_to_day(second, "site-1", "2026-11-29", again, "a", resuming=True)["hours"]["06"]["readings"] == 6
+
+
+def test_a_sentinel_reading_counts_as_a_reading_and_an_anomaly_but_adds_no_energy():
+    sentinel = record(ts="2026-11-29T06:30:00Z", gen="-9999", cons="2", reasons=("sentinel_value",))
+    assert deltas([(None, record()), (None, sentinel)]) == {
+        ("site-1", "2026-11-29T06:00:00Z"): {
+            "generated_kwh": Decimal("0.3"),
+            "consumed_kwh": Decimal("0.1"),
+            "net_kwh": Decimal("0.2"),
+            "self_supplied_kwh": Decimal("0.1"),
+            "readings": 2,
+            "anomalies": 1,
+        }
+    }
+
+
+def test_a_reading_judged_again_as_a_sentinel_takes_its_energy_back_out():
+    old = record(gen="65535", cons="1")
+    new = record(gen="65535", cons="1", reasons=("sentinel_value",))
+    assert deltas([(old, new)]) == {
+        ("site-1", "2026-11-29T06:00:00Z"): {
+            "generated_kwh": Decimal("-65535"),
+            "consumed_kwh": Decimal("-1"),
+            "net_kwh": Decimal("-65534"),
+            "self_supplied_kwh": Decimal("-1"),
+            "anomalies": 1,
+        }
+    }
