@@ -205,9 +205,10 @@ def generation_above_capacity(reading: Reading, context: Context) -> str | None:
 
 
 def solar_at_night(reading: Reading, context: Context) -> str | None:
-    """A solar site reporting generation while the sun is down all through the interval."""
+    """A solar site reporting generation while the sun is down all through the interval.
+    A timestamp in the future is wrong, so where the sun was then says nothing."""
     site = context.site
-    if site is None or not located_solar(site):
+    if site is None or not located_solar(site) or future_timestamp(reading, context):
         return None
     most = rated_energy(site)
     allowed = Decimal(str(context.thresholds.night_generation_share)) * most if most is not None else Decimal("0.01")

@@ -71,6 +71,11 @@ def test_future_timestamps_beyond_the_tolerance():
     assert reasons(reading(ts="2026-11-29T12:16:00Z")) == ("future_timestamp",)
 
 
+def test_a_future_timestamp_at_night_is_not_also_solar_at_night():
+    # "now" is 2026-11-29T12:00Z: 22:00 that day is night at the site, but the time is wrong
+    assert reasons(reading("5", ts="2026-11-29T22:00:00Z")) == ("future_timestamp",)
+
+
 @pytest.mark.parametrize(
     ("value", "recent", "spike"),
     [
