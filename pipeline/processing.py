@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 
 from pipeline import raw_files
 from pipeline.alerts import send_file_alert
@@ -30,6 +31,7 @@ from pipeline.aws import client
 from pipeline.dynamo import backoff
 from pipeline.file_outcomes import PARTIAL, PROCESSED, QUARANTINED, FileOutcome, record_outcome
 from pipeline.formats import RawRow, UnreadableFile, iter_rows, scan_rows
+from pipeline.local_time import SiteClocks
 from pipeline.logs import log
 from pipeline.progress import Progress, load_progress, save_progress
 from pipeline.record_store import Stored, existing_records, store_records
@@ -39,7 +41,7 @@ from pipeline.rollups import change_token, gap_deltas
 from pipeline.settings import Settings
 from pipeline.site_claims import Inflight, SitesBusy, claimed, site_states
 from pipeline.sites import Site, register_unknown, site_items
-from pipeline.validation import Reading, validate_rows
+from pipeline.validation import SITE_ID, Reading, validate_rows
 
 CLAIM_ATTEMPTS = 5  # ~1 s of waiting in the invocation; longer waits go back to the queue (deferral)
 PAUSE_MARGIN_MS = 5_000  # besides twice the last chunk's time, kept back when deciding to go on
@@ -160,7 +162,7 @@ def _store_chunk(
     """Store one chunk of the file; the claim that stores it also records the progress or,
     for the last chunk, sends the alert and records the outcome."""
     key, version = common["source_key"], common["version"]
-    validated = validate_rows(rows)
+    validated = validate_rows(rows, SiteClocks(partial(site_timezones, settings, rows)))
     if validated.rejects:
         raw_files.quarantine_rejects(settings, key, validated.rejects, part=number)
 
@@ -199,6 +201,14 @@ def _store_chunk(
             log("sites_busy", level=20, source_key=key, attempt=attempt + 1)
             backoff(attempt)
     raise AssertionError("unreachable")
+
+
+def site_timezones(settings: Settings, rows: Sequence[RawRow]) -> dict[str, str]:
+    """The timezones of the sites `rows` name, for reading their wall-clock timestamps (one
+    BatchGetItem, made only for a chunk that has such a timestamp)."""
+    named = {row.value.get("site_id") for row in rows if isinstance(row.value, dict)}
+    site_ids = [s for s in named if isinstance(s, str) and SITE_ID.fullmatch(s)]
+    return {site_id: item["timezone"] for site_id, item in site_items(settings, site_ids).items() if "timezone" in item}
 
 
 def _judge_and_store(

@@ -3,7 +3,8 @@
 Rules (the README's table repeats them for analysts):
 - `site_id`: a string of 1-64 characters from letters, digits, `-`, `_`, `.`.
 - `timestamp`: ISO 8601 with a time; normalised to UTC `YYYY-MM-DDTHH:MM:SSZ`. A timestamp
-  without an offset is taken to be UTC already; fractions of a second are dropped.
+  without an offset is a wall-clock time of the site's timezone, UTC when it has none
+  (`local_time`); fractions of a second are dropped.
 - energies: finite numbers, or strings holding one (CSV has nothing else), at most
   1,000,000 kWh in magnitude. Booleans, null, NaN and Infinity are refused. Numbers are
   `Decimal` from their text, kept exactly to 6 decimal places (finer digits are rounded).
@@ -18,6 +19,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from pipeline.formats import NonFinite, RawRow
+from pipeline.local_time import IN_DST_GAP, SiteClocks, utc_clocks
 
 CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 SITE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -47,12 +49,14 @@ class Validated:
     duplicates: int
 
 
-def validate_rows(rows: list[RawRow]) -> Validated:
+def validate_rows(rows: list[RawRow], clocks: SiteClocks | None = None) -> Validated:
+    """`clocks` reads wall-clock timestamps in their sites' timezones (UTC without it)."""
+    clocks = clocks or utc_clocks()
     unique: dict[tuple[str, str], Reading] = {}
     rejects: list[Reject] = []
     valid = 0
     for row in rows:
-        reading, reasons = validate_row(row)
+        reading, reasons = validate_row(row, clocks)
         if reading is None:
             rejects.append(Reject(row.number, row.value, reasons))
         else:
@@ -63,7 +67,7 @@ def validate_rows(rows: list[RawRow]) -> Validated:
     return Validated(list(unique.values()), rejects, valid - len(unique))
 
 
-def validate_row(row: RawRow) -> tuple[Reading | None, tuple[str, ...]]:
+def validate_row(row: RawRow, clocks: SiteClocks | None = None) -> tuple[Reading | None, tuple[str, ...]]:
     if row.error:
         return None, (row.error,)
     if not isinstance(row.value, dict):
@@ -71,7 +75,7 @@ def validate_row(row: RawRow) -> tuple[Reading | None, tuple[str, ...]]:
     value = row.value
     reasons: list[str] = []
     site_id = _site_id(value.get("site_id"), reasons)
-    timestamp = _timestamp(value.get("timestamp"), reasons)
+    timestamp = _timestamp(value.get("timestamp"), site_id, clocks or utc_clocks(), reasons)
     generated = _energy(value.get("energy_generated_kwh"), "energy_generated_kwh", reasons)
     consumed = _energy(value.get("energy_consumed_kwh"), "energy_consumed_kwh", reasons)
     if reasons:
@@ -91,35 +95,46 @@ def _site_id(value: object, reasons: list[str]) -> str | None:
 
 
 def normalise_timestamp(value: object) -> str | None:
-    """UTC `YYYY-MM-DDTHH:MM:SSZ`, or None when `value` is not an ISO 8601 date and time."""
-    if not isinstance(value, str) or len(value) < 16 or value[10] not in "Tt ":
-        return None
-    if CANONICAL.fullmatch(value):  # already in the stored form: only check it is a real moment
-        try:
-            datetime.fromisoformat(value)
-        except ValueError:
-            return None
-        return value
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    try:
-        return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    except OverflowError:
-        return None
+    """UTC `YYYY-MM-DDTHH:MM:SSZ`, or None when `value` is not an ISO 8601 date and time
+    (a time without an offset is taken as UTC)."""
+    reasons: list[str] = []
+    return _timestamp(value, None, utc_clocks(), reasons) if value not in (None, "") else None
 
 
-def _timestamp(value: object, reasons: list[str]) -> str | None:
+def _timestamp(value: object, site_id: str | None, clocks: SiteClocks, reasons: list[str]) -> str | None:
     if value is None or value == "":
         reasons.append("timestamp_missing")
         return None
-    normalised = normalise_timestamp(value)
-    if normalised is None:
-        reasons.append("timestamp_invalid")
-    return normalised
+    if isinstance(value, str) and CANONICAL.fullmatch(value):  # the stored form: only check it is a real moment
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            reasons.append("timestamp_invalid")
+            return None
+        return value
+    try:
+        moment = _moment(value)
+        if moment is not None and moment.tzinfo is None:
+            moment = clocks.to_utc(site_id, moment) if site_id is not None else moment.replace(tzinfo=UTC)
+            if moment is None:
+                reasons.append(IN_DST_GAP)
+                return None
+        if moment is not None:
+            return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    except OverflowError:  # a moment at the very ends of the calendar
+        pass
+    reasons.append("timestamp_invalid")
+    return None
+
+
+def _moment(value: object) -> datetime | None:
+    """An ISO 8601 date and time (with or without offset), or None."""
+    if not isinstance(value, str) or len(value) < 16 or value[10] not in "Tt ":
+        return None
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
 
 
 def _energy(value: object, name: str, reasons: list[str]) -> Decimal | None:
