@@ -293,11 +293,9 @@ def cmd_sites_list(settings: Settings, args: argparse.Namespace, out: TextIO) ->
 
 
 def cmd_sites_import(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    try:
-        text = args.file.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ValueError(f"{args.file} is not UTF-8 text: save it as UTF-8 CSV or JSON") from None
-    saved = site_registry.save(settings, site_registry.parse_import(text))
+    with args.file.open("rb") as file:
+        data = file.read(site_registry.MAX_IMPORT_BYTES + 1)  # enough to tell that it is too large
+    saved = site_registry.save(settings, site_registry.parse_import(data))
     for entry in saved:
         if entry.changes:
             print(f"{entry.site_id}: {'new: ' if entry.new else ''}{'; '.join(entry.changes)}", file=out)

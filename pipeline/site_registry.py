@@ -34,6 +34,7 @@ THRESHOLDS = "thresholds"
 PREFIX = "thresholds."
 MAX_PROBLEMS = 20  # sentences shown; the rest are counted
 MAX_SITES = 10_000  # rows in one import
+MAX_IMPORT_BYTES = 8 * 1024 * 1024  # ~30,000 rows with every column: room for MAX_SITES
 MAX_NAME = 200
 MAX_CAPACITY_KW = Decimal(100_000_000)  # 100 GW: far above any plant, well inside a DynamoDB Number
 MAX_PLACES = 12  # decimal places a number may have
@@ -266,13 +267,19 @@ def check_row(cells: Mapping[str, object]) -> tuple[SiteChange | None, list[str]
 # --- ways in ------------------------------------------------------------------------------
 
 
-def parse_import(text: str) -> list[SiteChange]:
-    """The changes an import file asks for: a JSON list of objects, or CSV with a header.
+def parse_import(data: bytes) -> list[SiteChange]:
+    """The changes an import file asks for: a JSON list of objects, or CSV with a header,
+    in UTF-8 (a spreadsheet's byte order mark is fine).
 
     All or nothing: every row is checked and every problem reported (`Refused`) before the
     caller writes anything.
     """
-    body = text.removeprefix("\ufeff")
+    if len(data) > MAX_IMPORT_BYTES:
+        raise Refused([f"the file is larger than {MAX_IMPORT_BYTES // 1024**2} MB: split it"], "nothing was imported")
+    try:
+        body = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise Refused(["the file is not UTF-8 text: save it as UTF-8 CSV or JSON"], "nothing was imported") from None
     if not body.strip():
         raise Refused(["the file is empty"], "nothing was imported")
     rows = _json_rows(body) if body.lstrip()[0] in "[{" else _csv_rows(body)
@@ -368,6 +375,20 @@ def parse_assignments(site_id: str, assignments: Sequence[str]) -> SiteChange:
         raise Refused([f"site {site_id}: {p}" for p in problems], "nothing was changed")
     assert change is not None
     return change
+
+
+def parse_edits(edits: Mapping[str, Mapping[str, object]]) -> list[SiteChange]:
+    """The changes of cells edited in a table of sites (`site_id` -> column -> new text)."""
+    problems: list[str] = []
+    changes: list[SiteChange] = []
+    for site_id, cells in edits.items():
+        change, found = check_row({**cells, "site_id": site_id})
+        problems.extend(f"site {site_id}: {p}" for p in found)
+        if change is not None:
+            changes.append(change)
+    if problems:
+        raise Refused(problems, "nothing was saved")
+    return changes
 
 
 # --- ways out -----------------------------------------------------------------------------

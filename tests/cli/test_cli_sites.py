@@ -64,7 +64,9 @@ def test_import_of_a_missing_or_binary_file_says_so(cli, tmp_path, capsys):
     path = tmp_path / "sites.xlsx"
     path.write_bytes(b"PK\x03\x04\xff\xfe")
     assert cli("sites", "import", str(path))[0] == 1
-    assert capsys.readouterr().err == f"error: {path} is not UTF-8 text: save it as UTF-8 CSV or JSON\n"
+    assert capsys.readouterr().err == (
+        "error: 1 problem, nothing was imported:\n  the file is not UTF-8 text: save it as UTF-8 CSV or JSON\n"
+    )
 
 
 def test_set_changes_only_the_named_values_and_keeps_the_pipelines_state(cli, settings, runner, capsys):

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from pipeline.site_registry import (
+    MAX_IMPORT_BYTES,
     MAX_PROBLEMS,
     Refused,
     SiteChange,
@@ -24,7 +25,7 @@ HEADER = "site_id,name,kind,capacity_kw,interval_minutes,latitude,longitude,time
 
 def refusals(text: str) -> list[str]:
     with pytest.raises(Refused) as caught:
-        parse_import(text)
+        parse_import(text.encode())
     return caught.value.problems
 
 
@@ -35,7 +36,7 @@ def one_refusal(cell: str, value: str) -> str:
 
 
 def test_a_good_csv_becomes_changes_with_exact_decimals():
-    [change] = parse_import(HEADER + "north,North roof,Solar,12.30,15,52.520008,13.404954,Europe/Berlin,5\n")
+    [change] = parse_import((HEADER + "north,North roof,Solar,12.30,15,52.520008,13.404954,Europe/Berlin,5\n").encode())
     site = change.apply(None)
     assert site == Site(
         "north",
@@ -53,7 +54,7 @@ def test_a_good_csv_becomes_changes_with_exact_decimals():
 
 def test_json_numbers_stay_exact_and_thresholds_is_a_mapping():
     text = '[{"site_id": "a", "capacity_kw": 0.1, "latitude": -33.8688, "thresholds": {"gap_tolerance": 2.5}}]'
-    [change] = parse_import(text)
+    [change] = parse_import(text.encode())
     site = change.apply(Site("a", thresholds={"spike_k": Decimal(6)}))
     assert site.capacity_kw == Decimal("0.1") and site.latitude == Decimal("-33.8688")
     assert site.thresholds == {"gap_tolerance": Decimal("2.5")}, "a JSON mapping replaces the stored settings"
@@ -154,7 +155,7 @@ def test_every_bad_row_is_reported_and_nothing_is_taken():
 def test_many_problems_are_capped_with_a_count():
     text = "site_id,capacity_kw\n" + "".join(f"s{i},-1\n" for i in range(MAX_PROBLEMS + 7))
     with pytest.raises(Refused) as caught:
-        parse_import(text)
+        parse_import(text.encode())
     message = str(caught.value)
     assert message.startswith(f"{MAX_PROBLEMS + 7} problems, nothing was imported:")
     assert message.count("capacity_kw must be greater than 0") == MAX_PROBLEMS
@@ -165,6 +166,7 @@ def test_many_problems_are_capped_with_a_count():
     ("text", "sentence"),
     [
         ("", "the file is empty"),
+        ("site_id\n" + "x\n" * (MAX_IMPORT_BYTES // 2), "the file is larger than 8 MB: split it"),
         ("name,capacity_kw\nx,5\n", "the CSV header has no site_id column (it has name, capacity_kw)"),
         ("site_id,kind,kind\nx,solar,wind\n", "the CSV header names kind more than once"),
         ("site_id,kind\nx,solar,extra\n", "row 1: has 3 cells; the header has 2 columns"),
@@ -198,14 +200,20 @@ def test_unreadable_files_and_rows_are_refused_with_a_sentence(text, sentence):
 
 def test_empty_clears_and_absent_keeps():
     stored = Site("a", kind="wind", capacity_kw=Decimal(100), name="A", thresholds={"spike_k": Decimal(6)})
-    [change] = parse_import("site_id,name,thresholds.spike_k\na,,\n")
+    [change] = parse_import(b"site_id,name,thresholds.spike_k\na,,\n")
     after = change.apply(stored)
     assert (after.name, after.thresholds) == (None, None), "empty cells clear"
     assert (after.kind, after.capacity_kw) == ("wind", Decimal(100)), "columns not in the file stay"
 
 
+def test_a_file_that_is_not_utf8_is_refused():
+    with pytest.raises(Refused) as caught:
+        parse_import(b"site_id,name\nx,M\xfcnster\n")
+    assert caught.value.problems == ["the file is not UTF-8 text: save it as UTF-8 CSV or JSON"]
+
+
 def test_a_spreadsheet_csv_with_a_byte_order_mark_and_spaces_reads():
-    [change] = parse_import("\ufeffsite_id , capacity_kw\r\nnorth, 5 \r\n")
+    [change] = parse_import("\ufeffsite_id , capacity_kw\r\nnorth, 5 \r\n".encode())
     assert change.apply(None).capacity_kw == Decimal(5)
 
 
@@ -227,7 +235,7 @@ def test_export_imports_back_to_the_same_sites():
     ]
     stale = [Site(s.site_id, kind="wind", name="old", thresholds={"gap_tolerance": Decimal(3)}) for s in sites]
     for text in (export_csv(sites), export_json(sites)):
-        changes = parse_import(text)
+        changes = parse_import(text.encode())
         assert [c.apply(old) for c, old in zip(changes, stale, strict=True)] == sites
     assert json.loads(export_json(sites))[2]["capacity_kw"] == 1000
     assert "\nc,,,1000," in export_csv(sites)
