@@ -7,6 +7,7 @@ import time
 from dashboard import data
 from pipeline import dead_letters, site_registry
 from pipeline.settings import Settings
+from pipeline.site_fields import SiteChange
 
 
 def redrive_dead_letters(settings: Settings, expected: int) -> int:
@@ -24,7 +25,7 @@ def redrive_dead_letters(settings: Settings, expected: int) -> int:
     return moved
 
 
-def save_sites(settings: Settings, changes: list[site_registry.SiteChange]) -> list[site_registry.Saved]:
+def save_sites(settings: Settings, changes: list[SiteChange]) -> list[site_registry.Saved]:
     """Write checked site changes; the next file processed reads them (see pages/sites.py)."""
     saved = site_registry.save(settings, changes)
     data.clear_after_site_edit()

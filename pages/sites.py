@@ -5,6 +5,7 @@ import streamlit as st
 from dashboard import actions, data, site_editor, widgets
 from dashboard.timefmt import user_timezone
 from pipeline import site_registry
+from pipeline.site_fields import MAX_PROBLEMS, Refused, SiteChange
 
 WINDOWS = {"24 hours": 24, "7 days": 7 * 24, "30 days": 30 * 24}
 APPLIES = (
@@ -18,7 +19,7 @@ widgets.header("Sites", "location_on", "Every site the pipeline knows: what it i
 generation = st.session_state.setdefault("sites_generation", 0)  # a new one starts the widgets afresh
 
 
-def save(changes: list[site_registry.SiteChange], verb: str) -> None:
+def save(changes: list[SiteChange], verb: str) -> None:
     with widgets.guarded(settings, "saving the sites"):
         saved = actions.save_sites(settings, changes)
     widgets.flash(site_editor.saved_message(verb, saved))
@@ -26,9 +27,9 @@ def save(changes: list[site_registry.SiteChange], verb: str) -> None:
     st.rerun()
 
 
-def refused(exc: site_registry.Refused, what: str) -> None:
-    problems = "\n".join(f"- {widgets.plain(p)}" for p in exc.problems[: site_registry.MAX_PROBLEMS])
-    more = len(exc.problems) - site_registry.MAX_PROBLEMS
+def refused(exc: Refused, what: str) -> None:
+    problems = "\n".join(f"- {widgets.plain(p)}" for p in exc.problems[:MAX_PROBLEMS])
+    more = len(exc.problems) - MAX_PROBLEMS
     st.error(f"**{what}**\n\n{problems}" + (f"\n\n… and {more} more" if more > 0 else ""), icon=":material/block:")
 
 
@@ -43,7 +44,7 @@ def import_panel(expanded: bool) -> None:
         if upload is not None and st.button("Import", icon=":material/upload:", key="sites_import"):
             try:
                 changes = site_registry.parse_import(upload.getvalue())
-            except site_registry.Refused as exc:
+            except Refused as exc:
                 refused(exc, "Not imported: nothing was written.")
                 return
             save(changes, "Imported")
@@ -87,7 +88,7 @@ if save_col.button(
 ):
     try:
         save(site_registry.parse_edits(pending), "Saved")
-    except site_registry.Refused as exc:
+    except Refused as exc:
         refused(exc, "Not saved: fix these cells (your edits are kept).")
 if undo_col.button("Discard edits", icon=":material/undo:", disabled=not pending, key="sites_discard"):
     st.session_state["sites_generation"] = generation + 1

@@ -17,7 +17,7 @@ from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline import dead_letters, raw_files, rollup_rebuild, site_registry, verify
+from pipeline import dead_letters, raw_files, rollup_rebuild, site_fields, site_registry, verify
 from pipeline.aws import client, describe_error
 from pipeline.bootstrap import bootstrap
 from pipeline.events import notification_body
@@ -310,7 +310,7 @@ def cmd_sites_import(settings: Settings, args: argparse.Namespace, out: TextIO) 
 def cmd_sites_show(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     item = _site_item(settings, args.site)
     site, activity = Site.from_item(item), Activity.from_item(item, time.time())
-    rows = [(name, _or(getattr(site, name))) for name in site_registry.FIELDS if name != "timezone"]
+    rows = [(name, _or(getattr(site, name))) for name in site_fields.FIELDS if name != "timezone"]
     rows.append(("timezone", site.timezone or "(unset: UTC)"))
     thresholds = site.thresholds or {}
     rows.append(("thresholds", ", ".join(f"{k}={v}" for k, v in thresholds.items()) or "(the defaults)"))

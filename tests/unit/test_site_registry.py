@@ -7,11 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from pipeline.site_fields import FIELDS, MAX_PROBLEMS, THRESHOLDS, Refused, SiteChange, rule_settings
 from pipeline.site_registry import (
     MAX_IMPORT_BYTES,
-    MAX_PROBLEMS,
-    Refused,
-    SiteChange,
     describe,
     export_csv,
     export_json,
@@ -19,6 +17,7 @@ from pipeline.site_registry import (
     parse_import,
 )
 from pipeline.sites import METADATA, Site
+from tests.conftest import ROOT
 
 HEADER = "site_id,name,kind,capacity_kw,interval_minutes,latitude,longitude,timezone,thresholds.spike_k\n"
 
@@ -26,6 +25,7 @@ HEADER = "site_id,name,kind,capacity_kw,interval_minutes,latitude,longitude,time
 def refusals(text: str) -> list[str]:
     with pytest.raises(Refused) as caught:
         parse_import(text.encode())
+    assert ", nothing was imported:\n" in str(caught.value)
     return caught.value.problems
 
 
@@ -288,6 +288,11 @@ def test_describe_says_what_changed_against_defaults():
 
 
 def test_every_metadata_attribute_has_an_import_field():
-    from pipeline.site_registry import FIELDS, THRESHOLDS
-
     assert set(FIELDS[1:]) | {THRESHOLDS} == set(METADATA)
+
+
+def test_the_documentation_lists_every_rule_setting_with_its_range_and_default():
+    doc = (ROOT / "docs" / "sites.md").read_text().replace("−", "-")
+    for s in rule_settings().values():
+        whole = ", whole" if s.whole else ""
+        assert f"| `thresholds.{s.name}` | {s.low:g} to {s.high:g}{whole} | {s.default:g} | {s.doc} |" in doc, s.name
