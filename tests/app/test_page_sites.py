@@ -71,3 +71,14 @@ def test_a_refused_edit_shows_the_sentence_and_writes_nothing(stack, open_page, 
     assert "site site-1: capacity_kw must be greater than 0, not -3" in text(at)
     assert "site site-1: interval_minutes must be from 1 to 1440 (a day), not 0" in text(at)
     assert get_site_item(stack, "site-1")["capacity_kw"] == make_sites(1)[0].capacity_kw
+
+
+def test_discarding_edits_puts_the_table_back(stack, open_page):
+    put_sites(stack, make_sites(1))
+    at = open_page(SITES)
+    at.session_state[at.data_editor[0].key] = {**NO_EDITS, "edited_rows": {0: {"name": "Renamed"}}}
+    at.run()
+    assert at.button(key="sites_save").label == "Save 1 site"
+    at.button(key="sites_discard").click().run()
+    assert at.button(key="sites_save").disabled and at.session_state[at.data_editor[0].key] == NO_EDITS
+    assert get_site_item(stack, "site-1")["name"] == make_sites(1)[0].name

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from pipeline import raw_files
+from pipeline.aws import client
+from pipeline.dynamo import marshal
 from pipeline.record_store import site_records
 from pipeline.simulation import make_sites
 from pipeline.sites import get_site_item, put_sites
@@ -135,6 +139,17 @@ def test_show_prints_metadata_and_what_the_pipeline_keeps(cli, settings, runner,
     assert "lease            not held" in out
     [version] = [line.split()[-1] for line in out.splitlines() if line.startswith("history version")]
     assert int(version) >= 2, "claimed and let go once"
+
+    # WHEN a file holds the site (its lease runs out in a minute)
+    until = int(time.time()) + 60
+    client(settings, "dynamodb").update_item(
+        TableName=settings.sites_table,
+        Key=marshal({"site_id": "site-1"}),
+        UpdateExpression="SET lease = :t, lease_until = :u",
+        ExpressionAttributeValues=marshal({":t": "some-file#1", ":u": until}),
+    )
+    held = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert f"lease            held by a file being stored, until {held}" in cli("sites", "show", "site-1")[1]
 
 
 def test_export_round_trips_through_import(cli, settings, tmp_path):
