@@ -206,9 +206,11 @@ def window_hours(hours: int) -> tuple[str, str]:
     return first.strftime("%Y-%m-%dT%H:00:00Z"), last.strftime("%Y-%m-%dT%H:00:00Z")
 
 
+@st.cache_data(ttl=TTL, show_spinner="Reading hourly rollups…", max_entries=16)
 def site_window(settings: Settings, site_list: tuple[str, ...], hours: int, version: str) -> pd.DataFrame:
-    """Readings and anomalies per site over the last `hours` complete hours, from the rollups
-    (cached per site by `rollup_frame`), indexed by site_id."""
+    """Readings and anomalies per site over the last `hours` complete hours, indexed by
+    site_id: from the rollups (read per site through `rollup_frame`'s caches), and cached
+    whole, so a rerun with many sites is one lookup rather than one per site."""
     start, end = window_hours(hours)
     frame = rollup_frame(settings, site_list, start, end, version)
     totals = frame.groupby("site_id")[["readings", "anomalies"]].sum()
@@ -217,7 +219,7 @@ def site_window(settings: Settings, site_list: tuple[str, ...], hours: int, vers
 
 def clear_after_site_edit() -> None:
     """Sites were added or changed: the registry and the site lists are stale."""
-    for loader in (registry, site_ids):
+    for loader in (registry, site_ids, site_window):
         loader.clear()
 
 
