@@ -73,24 +73,18 @@ def update_metadata(settings: Settings, site_id: str, values: Mapping[str, objec
         raise ValueError(f"not site metadata: {', '.join(sorted(unknown))}")
     if not values:
         return
-    names = {f"#a{i}": k for i, k in enumerate(values)}
-    sets = [f"#a{i} = :a{i}" for i, v in enumerate(values.values()) if v is not None]
-    removes = [f"#a{i}" for i, v in enumerate(values.values()) if v is None]
-    update = " ".join(
-        part
-        for part in ("SET " + ", ".join(sets) if sets else "", "REMOVE " + ", ".join(removes) if removes else "")
-        if part
-    )
+    pairs = list(enumerate(values.values()))
+    sets = [f"#a{i} = :a{i}" for i, v in pairs if v is not None]
+    removes = [f"#a{i}" for i, v in pairs if v is None]
+    clauses = ([f"SET {', '.join(sets)}"] if sets else []) + ([f"REMOVE {', '.join(removes)}"] if removes else [])
     request: dict[str, Any] = {
         "TableName": settings.sites_table,
         "Key": marshal({"site_id": site_id}),
-        "UpdateExpression": update,
-        "ExpressionAttributeNames": names,
+        "UpdateExpression": " ".join(clauses),
+        "ExpressionAttributeNames": {f"#a{i}": name for i, name in enumerate(values)},
     }
     if sets:
-        request["ExpressionAttributeValues"] = marshal(
-            {f":a{i}": v for i, v in enumerate(values.values()) if v is not None}
-        )
+        request["ExpressionAttributeValues"] = marshal({f":a{i}": v for i, v in pairs if v is not None})
     client(settings, "dynamodb").update_item(**request)
 
 
