@@ -19,6 +19,7 @@ navigation = st.navigation(
         "Data in": [
             st.Page("pages/simulate.py", title="Simulate", icon=":material/science:"),
             st.Page("pages/files.py", title="Files", icon=":material/folder_open:"),
+            st.Page("pages/sites.py", title="Sites", icon=":material/location_on:"),
         ],
         "Operate": [
             st.Page("pages/operations.py", title="Operations", icon=":material/monitor_heart:"),

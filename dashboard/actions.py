@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 
 from dashboard import data
-from pipeline import dead_letters
+from pipeline import dead_letters, site_registry
 from pipeline.settings import Settings
+from pipeline.site_fields import SiteChange
 
 
 def redrive_dead_letters(settings: Settings, expected: int) -> int:
@@ -22,3 +23,10 @@ def redrive_dead_letters(settings: Settings, expected: int) -> int:
         moved += dead_letters.redrive(settings)
     data.clear_after_redrive()
     return moved
+
+
+def save_sites(settings: Settings, changes: list[SiteChange]) -> list[site_registry.Saved]:
+    """Write checked site changes; the next file processed reads them (see pages/sites.py)."""
+    saved = site_registry.save(settings, changes)
+    data.clear_after_site_edit()
+    return saved

@@ -190,6 +190,39 @@ def recent_anomaly_frame(settings: Settings, limit: int, version: str) -> pd.Dat
     return pd.DataFrame(rows, columns=columns)
 
 
+# --- the site registry -------------------------------------------------------------------
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def registry(settings: Settings, version: str) -> list[tuple[sites.Site, sites.Activity]]:
+    """Every site with its metadata and what the pipeline keeps (one Scan of the small sites table)."""
+    return sites.list_registry(settings, datetime.now(UTC).timestamp())
+
+
+def window_hours(hours: int) -> tuple[str, str]:
+    """The first and last hour of the `hours` complete hours before this one (UTC)."""
+    this_hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    first, last = this_hour - timedelta(hours=hours), this_hour - timedelta(hours=1)
+    return first.strftime("%Y-%m-%dT%H:00:00Z"), last.strftime("%Y-%m-%dT%H:00:00Z")
+
+
+@st.cache_data(ttl=TTL, show_spinner="Reading hourly rollups…", max_entries=16)
+def site_window(settings: Settings, site_list: tuple[str, ...], hours: int, version: str) -> pd.DataFrame:
+    """Readings and anomalies per site over the last `hours` complete hours, indexed by
+    site_id: from the rollups (read per site through `rollup_frame`'s caches), and cached
+    whole, so a rerun with many sites is one lookup rather than one per site."""
+    start, end = window_hours(hours)
+    frame = rollup_frame(settings, site_list, start, end, version)
+    totals = frame.groupby("site_id")[["readings", "anomalies"]].sum()
+    return totals.reindex(list(site_list), fill_value=0)
+
+
+def clear_after_site_edit() -> None:
+    """Sites were added or changed: the registry and the site lists are stale."""
+    for loader in (registry, site_ids, site_window):
+        loader.clear()
+
+
 # --- raw files and their outcomes ------------------------------------------------------
 
 

@@ -8,15 +8,16 @@ import json
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline import dead_letters, raw_files, rollup_rebuild, verify
+from pipeline import dead_letters, raw_files, rollup_rebuild, site_fields, site_registry, verify
 from pipeline.aws import client, describe_error
 from pipeline.bootstrap import bootstrap
 from pipeline.events import notification_body
@@ -26,7 +27,7 @@ from pipeline.records import Record
 from pipeline.settings import ConfigError, Settings
 from pipeline.simulation import FORMATS, upload_simulated
 from pipeline.site_claims import SitesBusy
-from pipeline.sites import list_sites
+from pipeline.sites import Activity, Site, get_site_item, list_sites
 from pipeline.validation import normalise_timestamp
 
 RECORD_COLUMNS = (
@@ -136,7 +137,25 @@ def parser() -> argparse.ArgumentParser:
     rec.add_argument("--end", help="up to this time, inclusive (ISO 8601 or YYYY-MM-DD, UTC)")
     rec.add_argument("--anomalies-only", action="store_true")
     rec.add_argument("--format", choices=("csv", "json"), default="csv")
-    command("sites", cmd_sites, "list the known sites")
+    sites = command("sites", cmd_sites_list, "list the sites, or import, show, set and export them (see ACTION)")
+    actions = sites.add_subparsers(dest="action", metavar="ACTION")
+
+    def action(name: str, run, help: str) -> argparse.ArgumentParser:
+        sub = actions.add_parser(name, help=help, description=help)
+        sub.set_defaults(run=run)
+        return sub
+
+    action("list", cmd_sites_list, "list the sites: id, kind, capacity (the default)")
+    imp = action("import", cmd_sites_import, "add or update sites from a CSV or JSON file; all or nothing")
+    imp.add_argument("file", type=Path, metavar="FILE")
+    show = action("show", cmd_sites_show, "a site's metadata and what the pipeline keeps with it")
+    show.add_argument("site", metavar="SITE")
+    edit = action("set", cmd_sites_set, "change a site's metadata: key=value ... (an empty value clears it)")
+    edit.add_argument("site", metavar="SITE")
+    edit.add_argument("assignments", nargs="+", metavar="KEY=VALUE")
+    exp = action("export", cmd_sites_export, "write every site as CSV or JSON (importable again)")
+    exp.add_argument("--format", choices=("csv", "json"), default="csv", help="(default %(default)s)")
+    exp.add_argument("-o", "--output", type=Path, metavar="FILE", help="write to FILE instead of stdout")
     rep = command("replay", cmd_replay, "reprocess every raw file; stored data ends the same (idempotent)")
     rep.add_argument("--prefix", default=None, help="only files under this key prefix (default: all of raw/)")
     rep.add_argument("--via-queue", action="store_true", help="enqueue the files for the Lambda instead")
@@ -221,8 +240,6 @@ def cmd_simulate(settings: Settings, args: argparse.Namespace, out: TextIO) -> i
 
 
 def cmd_upload(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    from datetime import UTC, datetime
-
     for path in args.paths:
         key = raw_files.raw_key(path.name, datetime.now(UTC), settings)
         raw_files.upload(settings, key, path.read_bytes())
@@ -268,11 +285,76 @@ def _moment(text: str, which: str) -> str:
     return normalised
 
 
-def cmd_sites(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+def cmd_sites_list(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     for site in list_sites(settings):
         capacity = f"{site.capacity_kw} kW" if site.capacity_kw is not None else "capacity unknown"
         print(f"{site.site_id}\t{site.kind or '-'}\t{capacity}", file=out)
     return 0
+
+
+def cmd_sites_import(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    with args.file.open("rb") as file:
+        data = file.read(site_registry.MAX_IMPORT_BYTES + 1)  # enough to tell that it is too large
+    saved = site_registry.save(settings, site_registry.parse_import(data))
+    for entry in saved:
+        if entry.changes:
+            print(f"{entry.site_id}: {'new: ' if entry.new else ''}{'; '.join(entry.changes)}", file=out)
+    new = sum(e.new for e in saved)
+    changed = sum(bool(e.changes) and not e.new for e in saved)
+    print(
+        f"imported {len(saved)} site(s): {new} new, {changed} changed, {len(saved) - new - changed} unchanged", file=out
+    )
+    return 0
+
+
+def cmd_sites_show(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    item = _site_item(settings, args.site)
+    site, activity = Site.from_item(item), Activity.from_item(item, time.time())
+    rows = [(name, _or(getattr(site, name))) for name in site_fields.FIELDS if name != "timezone"]
+    rows.append(("timezone", site.timezone or "(unset: UTC)"))
+    thresholds = site.thresholds or {}
+    rows.append(("thresholds", ", ".join(f"{k}={v}" for k, v in thresholds.items()) or "(the defaults)"))
+    rows.append(("last reading", activity.last_reading or "(none yet)"))
+    rows.append(("history version", str(activity.history_version)))
+    until = activity.lease_until
+    rows.append(("lease", f"held by a file being stored, until {_utc(until)}" if until is not None else "not held"))
+    for label, value in rows:
+        print(f"{label:<17}{value}", file=out)
+    return 0
+
+
+def cmd_sites_set(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    change = site_registry.parse_assignments(args.site, args.assignments)
+    _site_item(settings, args.site)  # only registered sites: a typo must not add one
+    [saved] = site_registry.save(settings, [change])
+    print(f"{args.site}: {'; '.join(saved.changes) or 'nothing changed (it was already so)'}", file=out)
+    return 0
+
+
+def cmd_sites_export(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    sites = list_sites(settings)
+    text = (site_registry.export_json if args.format == "json" else site_registry.export_csv)(sites)
+    if args.output is None:
+        out.write(text)
+        return 0
+    args.output.write_text(text, encoding="utf-8")
+    print(f"wrote {len(sites)} site(s) to {args.output}", file=out)
+    return 0
+
+
+def _site_item(settings: Settings, site_id: str) -> dict:
+    item = get_site_item(settings, site_id)
+    if item is None:
+        raise ValueError(f"there is no site {site_id!r}: `sites` lists them, `sites import FILE` adds them")
+    return item
+
+
+def _or(value: object) -> str:
+    return "(unset)" if value is None else str(value)
+
+
+def _utc(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def cmd_replay(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:

@@ -17,6 +17,7 @@ PAGES = {
     "pages/records.py": "Records",
     "pages/simulate.py": "Simulate",
     "pages/files.py": "Files",
+    "pages/sites.py": "Sites",
     "pages/operations.py": "Operations",
 }
 

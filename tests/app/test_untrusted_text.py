@@ -19,7 +19,14 @@ from tests.app.conftest import markdown_sources, shown, unescaped
 # A file name cannot hold "/" (it would be part of the key's path), so the links use %2F.
 CRAFTED = "[click](http:%2F%2F127.0.0.1:9%2Fx)![img](http:%2F%2F127.0.0.1:9%2Fi.png)**bold**.json"
 CRAFTED_SITE = "[x](http://127.0.0.1:9)"
-PAGES = ("pages/live.py", "pages/records.py", "pages/simulate.py", "pages/files.py", "pages/operations.py")
+PAGES = (
+    "pages/live.py",
+    "pages/records.py",
+    "pages/simulate.py",
+    "pages/files.py",
+    "pages/sites.py",
+    "pages/operations.py",
+)
 
 
 def assert_no_live_markdown(at) -> None:
