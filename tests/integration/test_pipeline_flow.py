@@ -384,3 +384,41 @@ def test_rollups_of_a_window_are_its_hours_across_days_and_no_more(settings, run
         ("2026-11-29T10:00:00Z", 1),
     ]
     assert sum(r.readings for r in site_rollups(settings, "site-1", "0", "9")) == len(stamps)
+
+
+def test_wall_clock_files_of_a_site_with_a_timezone_give_neither_doubled_nor_missing_hours(settings, runner):
+    from pipeline.sites import Site
+
+    put_sites(settings, [Site("berlin-1", kind="consumer", interval_minutes=15, timezone="Europe/Berlin")])
+    quarters = [f"{h:02d}:{m:02d}" for h in range(24) for m in (0, 15, 30, 45)]
+    # the day clocks go back: the meter counts through 02:00-02:45 twice (25 hours)
+    autumn = quarters[:12] + quarters[8:]
+    # the day clocks go forward: 02:00-02:45 never shows (23 hours); one row has it all the same
+    spring = [*quarters[:8], "02:30", *quarters[12:]]
+
+    def wall_clock_rows(day, times):
+        return [
+            reading(site="berlin-1", ts=f"{day}T{t}:00", gen=1 + i % 7 / 10, cons=2 + i % 5 / 10)
+            for i, t in enumerate(times)
+        ]
+
+    fall_back = upload_and_process(
+        settings, runner, "raw/2026/10/25/berlin.json", wall_clock_rows("2026-10-25", autumn)
+    )
+    spring_on = upload_and_process(
+        settings, runner, "raw/2026/03/29/berlin.json", wall_clock_rows("2026-03-29", spring)
+    )
+
+    assert (fall_back.written, fall_back.duplicates, fall_back.missing_intervals) == (100, 0, 0)
+    assert (spring_on.written, spring_on.rejected, spring_on.missing_intervals) == (92, 1, 0)
+    assert raw_files.read_rejects(settings, "raw/2026/03/29/berlin.json")[0]["reasons"] == ["timestamp_in_dst_gap"]
+    autumn_hours = site_rollups(settings, "berlin-1", "2026-10-24T00:00:00Z", "2026-10-26T00:00:00Z")
+    assert [r.hour[:13] for r in autumn_hours][:4] == [
+        "2026-10-24T22",
+        "2026-10-24T23",
+        "2026-10-25T00",
+        "2026-10-25T01",
+    ]
+    assert len(autumn_hours) == 25 and {r.readings for r in autumn_hours} == {4}
+    spring_hours = site_rollups(settings, "berlin-1", "2026-03-28T00:00:00Z", "2026-03-30T00:00:00Z")
+    assert len(spring_hours) == 23 and {r.readings for r in spring_hours} == {4}
