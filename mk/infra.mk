@@ -11,7 +11,7 @@
 #                     through TF_CLI_CONFIG_FILE, exported below.
 #
 # Targets:
-#   lambda-zip    build $(LAMBDA_ZIP) from pipeline/ and lambda/handler.py (deterministic)
+#   lambda-zip    build $(LAMBDA_ZIP) from pipeline/, lambda/handler.py and tzdata (deterministic)
 #   checkov-venv  create $(CHECKOV_VENV) with checkov==$(CHECKOV_VERSION) (once)
 #   tf-cli-config write $(TF_CLI_CONFIG)
 #   test-infra    only the infrastructure tests (tests/infra)
@@ -37,8 +37,8 @@ export CHECKPOINT_DISABLE := 1
 ## lambda-zip: build/lambda.zip, the function package (same sources -> same bytes)
 lambda-zip: $(LAMBDA_ZIP)
 
-$(LAMBDA_ZIP): $(LAMBDA_SOURCES)
-	$(PYTHON) scripts/package_lambda.py --output $@
+$(LAMBDA_ZIP): $(LAMBDA_SOURCES) $(VENV)/.runtime
+	$(PY) scripts/package_lambda.py --output $@
 
 ## checkov-venv: checkov in its own virtual environment (it conflicts with python-hcl2)
 checkov-venv: $(CHECKOV_STAMP)

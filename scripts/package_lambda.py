@@ -1,11 +1,14 @@
-"""Build the Lambda package: `pipeline/` and `lambda/handler.py` at the root of one zip.
+"""Build the Lambda package: `pipeline/`, `lambda/handler.py` and `tzdata` at the root of one zip.
 
 The zip is deterministic (same sources -> same bytes) so that Terraform's
 `source_code_hash` changes only when the code does, whoever builds it: entries are sorted,
 every timestamp is 1980-01-01 (the zip epoch), every file is mode 0644, and entries are
 stored uncompressed so that no zlib version or build can change a byte (the package is a
 few hundred KB either way). Caches (__pycache__, *.pyc) and hidden files are left out.
-boto3 is not included: the Lambda runtime provides it.
+boto3 is not included: the Lambda runtime provides it. `tzdata` (the IANA timezone
+database as a package, pinned in requirements.txt) is, from the interpreter that runs this
+script: `zoneinfo` falls back to it where the operating system has no zone files, which a
+Lambda image need not have (sites' wall-clock timestamps, `pipeline/local_time.py`).
 
 Usage: python scripts/package_lambda.py [--output build/lambda.zip]
 Prints the path, the sha256 in hex and the base64 form Terraform's filebase64sha256 shows.
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import base64
 import hashlib
+import importlib.util
 import io
 import os
 import sys
@@ -29,6 +33,7 @@ ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # regular file, rw-r--r--
 EXCLUDED_DIRS = {"__pycache__"}
 EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
+VENDORED = ("tzdata",)  # installed packages the function needs beside the runtime's boto3
 
 
 def package_files(root: Path = ROOT) -> dict[str, Path]:
@@ -36,10 +41,21 @@ def package_files(root: Path = ROOT) -> dict[str, Path]:
     files = {"handler.py": root / "lambda" / "handler.py"}
     for path in _walk(root / "pipeline"):
         files[path.relative_to(root).as_posix()] = path
+    for name in VENDORED:
+        directory = _installed(name)
+        for path in _walk(directory):
+            files[f"{name}/{path.relative_to(directory).as_posix()}"] = path
     missing = [str(p) for p in files.values() if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"missing package sources: {', '.join(missing)}")
     return files
+
+
+def _installed(package: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError(f"{package} is not installed here: run this with the project's .venv/bin/python")
+    return Path(spec.origin).parent
 
 
 def _walk(directory: Path) -> Iterator[Path]:

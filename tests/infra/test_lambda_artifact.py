@@ -46,6 +46,10 @@ import handler
 import pipeline
 for name, module in (("handler", handler), ("pipeline", pipeline)):
     assert module.__file__.startswith(zip_path), f"{name} came from {module.__file__}, not the zip"
+import tzdata, zoneinfo
+assert tzdata.__file__.startswith(zip_path), f"tzdata came from {tzdata.__file__}, not the zip"
+zoneinfo.reset_tzpath(to=[])  # as on an image without /usr/share/zoneinfo: only the zip's tzdata
+assert zoneinfo.ZoneInfo("Europe/Berlin").key == "Europe/Berlin"
 for absent in ("moto", "pytest", "streamlit", "pandas"):
     try:
         __import__(absent)
@@ -95,14 +99,15 @@ def test_the_package_is_deterministic_and_holds_only_the_sources(packager, tmp_p
     names = [i.filename for i in infos]
     assert names == sorted(names)
     assert "handler.py" in names and "pipeline/__init__.py" in names and "pipeline/settings.py" in names
-    assert all(n == "handler.py" or n.startswith("pipeline/") for n in names)
+    assert all(n == "handler.py" or n.startswith(("pipeline/", "tzdata/")) for n in names)
+    assert "tzdata/zoneinfo/Europe/Berlin" in names  # the timezone data the Lambda image may lack
     assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n]
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
     assert {i.external_attr >> 16 for i in infos} == {0o100644}
     expected = {
         p.relative_to(REPO).as_posix() for p in (REPO / "pipeline").rglob("*.py") if "__pycache__" not in p.parts
     }
-    assert set(names) == expected | {"handler.py"}
+    assert {n for n in names if not n.startswith("tzdata/")} == expected | {"handler.py"}
 
 
 def test_the_built_zip_is_up_to_date(packager, tmp_path: Path) -> None:
