@@ -67,3 +67,55 @@ def test_a_busy_port_fails_fast_with_a_clear_message():
         busy.listen()
         with pytest.raises(PortInUse, match="already in use"):
             start_server(busy.getsockname()[1])
+
+
+def test_a_failed_transaction_undoes_no_other_request_s_write(settings):
+    """moto restores whole tables when a transaction's condition fails; the embedded server
+    must not let that undo writes made by other requests meanwhile."""
+    import threading
+
+    from pipeline.aws import client
+    from pipeline.dynamo import marshal
+
+    dynamodb = client(settings, "dynamodb")
+    table = settings.sites_table
+    dynamodb.put_item(TableName=table, Item=marshal({"site_id": "counted", "n": 0}))
+    dynamodb.put_item(TableName=table, Item=marshal({"site_id": "held", "lease": "someone"}))
+    increments, done = 150, threading.Event()
+
+    def failing_claims() -> None:
+        while not done.is_set():
+            try:
+                dynamodb.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Update": {
+                                "TableName": table,
+                                "Key": marshal({"site_id": "held"}),
+                                "UpdateExpression": "SET lease = :me",
+                                "ConditionExpression": "attribute_not_exists(lease)",
+                                "ExpressionAttributeValues": marshal({":me": "me"}),
+                            }
+                        }
+                    ]
+                )
+            except dynamodb.exceptions.TransactionCanceledException:
+                pass
+
+    claimers = [threading.Thread(target=failing_claims) for _ in range(2)]
+    for thread in claimers:
+        thread.start()
+    try:
+        for _ in range(increments):
+            dynamodb.update_item(
+                TableName=table,
+                Key=marshal({"site_id": "counted"}),
+                UpdateExpression="SET n = n + :one",
+                ExpressionAttributeValues=marshal({":one": 1}),
+            )
+    finally:
+        done.set()
+        for thread in claimers:
+            thread.join(10)
+    item = dynamodb.get_item(TableName=table, Key=marshal({"site_id": "counted"}), ConsistentRead=True)["Item"]
+    assert item["n"] == {"N": str(increments)}
