@@ -88,7 +88,7 @@ class Thresholds:
         "only in hours whose recent best reaches it, and a spike must pass its hour's best by it",
     )
     daytime_sun_elevation_deg: float = setting(
-        15.0, 0.0, 60.0, "on a located solar site, zero generation with the sun this high is a daytime zero"
+        20.0, 0.0, 60.0, "on a located solar site, zero generation with the sun this high is a daytime zero"
     )
     gap_tolerance: float = setting(1.5, 1.0, 100.0, "a step longer than this many intervals is a gap")
     future_tolerance_minutes: int = setting(15, 0, 1440, "clock skew allowed before a timestamp is in the future")

@@ -16,7 +16,7 @@ from pipeline.validation import Reading
 
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
 SITE = Site("pv-1", kind="solar", capacity_kw=Decimal(100), interval_minutes=15)  # location unknown
-# Near London: in June the sun rises about 03:45 UTC and is 15 degrees up two hours later.
+# Near London: in June the sun rises about 03:45 UTC and is 20 degrees up some two and a half hours later.
 LOCATED = replace(SITE, latitude=Decimal("51.5"), longitude=Decimal(0))
 FIRST = date(2026, 6, 1)
 
