@@ -150,3 +150,14 @@ def test_history_stays_small_and_reads_items_stored_before_the_shape():
     assert History.from_item(old) == History(
         last_timestamp="2026-06-01T00:00:00Z", consumed=(Decimal(1),), generated_run=2, consumed_run=1
     )
+
+
+def test_a_day_delivered_again_keeps_its_generation_findings():
+    fallen = clear_day()
+    fallen[48] = Decimal("0.9")
+    _, history = run([clear_day()] * 4)
+    day = readings(4, fallen)
+    first = detect_file(day, {SITE.site_id: SITE}, {SITE.site_id: history}, NOW)
+    again = detect_file(day, {SITE.site_id: SITE}, first.histories, NOW, dict(first.reasons))
+    assert again.reasons[(SITE.site_id, at(4, 48))] == ("drop_generation",)
+    assert again.reasons == first.reasons and again.histories == {}
