@@ -3,10 +3,12 @@
 Two kinds of rule:
 - value rules judge one reading with what is known of its site (capacity, location, and
   for a site of unknown capacity the standby draw learned from its idle readings);
-- series rules judge a reading against the site's recent readings (spike, flatline) and
-  find missing intervals between readings. Their memory of a site is a small `History`
-  (the last few values and the last timestamp), kept with the site, so no rule ever reads
-  raw readings back from the table.
+- series rules judge a reading against the site's recent readings (spike, flatline,
+  interpolation) and, on solar sites, against the site's daily shape (generation spikes,
+  drops and daytime zeros), and find missing intervals between readings. Their memory of a
+  site is a small `History` (the last values, the last timestamp, the best generation of
+  each UTC hour on recent days and recent standby draws), kept with the site, so no rule
+  ever reads raw readings back from the table.
 
 To add a value rule, write `def rule(reading, context) -> reason | None` and list it in
 VALUE_RULES. Thresholds have defaults here and can be overridden per site (README).
@@ -26,8 +28,13 @@ from pipeline.sites import Site
 from pipeline.solar import sun_elevation_degrees
 from pipeline.validation import Reading
 
-SERIES_REASONS = frozenset({"spike_consumption", "flatline_generation", "flatline_consumption"})
+GENERATION_SERIES = frozenset(
+    {"flatline_generation", "interpolated_generation", "spike_generation", "drop_generation", "daytime_zero"}
+)
+SERIES_REASONS = GENERATION_SERIES | {"spike_consumption", "flatline_consumption"}
 MIN_SPREAD_KWH = Decimal("0.05")
+HOURS = 24  # the daily shape is kept per UTC hour: the same hours every day, whatever the timezone
+SHAPE_PLACES = Decimal("0.000001")
 DEFAULT_INTERVAL_MINUTES = 15  # for the night rule's margin when a site's cadence is unknown
 SENTINEL_VALUE = "sentinel_value"
 # What meters and loggers write for "no data": -1,000,000 and the 9s, 16-bit integer limits.
@@ -63,6 +70,39 @@ class Thresholds:
         0.5, 0.0, 10.0, "the deviation is never taken as less than this share of the median"
     )
     flatline_readings: int = setting(4, 2, 1000, "identical non-zero values in a row that make a flatline")
+    flatline_clipping_share: float = setting(
+        0.97, 0.5, 1.0, "a solar site holding at least this share of its rated energy is clipping, not flatlined"
+    )
+    interpolated_readings: int = setting(
+        4, 2, 1000, "steps in a row of one non-zero size that make generation look interpolated"
+    )
+    interpolation_tolerance_share: float = setting(
+        4e-6, 0.0, 0.01, "steps closer than this share of rated energy (of the shape's peak) count as one size"
+    )
+    shape_min_days: int = setting(3, 1, 60, "days of a solar site's readings before its daily shape is trusted")
+    shape_decay: float = setting(
+        0.98, 0.5, 1.0, "each new day, the remembered best of every hour is multiplied by this (seasons move)"
+    )
+    generation_spike_factor: float = setting(
+        1.5,
+        1.05,
+        20.0,
+        "solar generation jumping above this many times both the reading before and the recent best of its hour "
+        "(or the next) is a spike",
+    )
+    generation_drop_share: float = setting(
+        0.1, 0.0, 0.9, "solar generation below this share of the reading before and of its hour's best is a drop"
+    )
+    shape_min_share: float = setting(
+        0.3,
+        0.0,
+        1.0,
+        "share of rated energy (of the shape's peak if capacity is unknown): drops and daytime zeros are judged "
+        "only in hours whose recent best reaches it, and a spike must pass its hour's best by it",
+    )
+    daytime_sun_elevation_deg: float = setting(
+        20.0, 0.0, 60.0, "on a located solar site, zero generation with the sun this high is a daytime zero"
+    )
     gap_tolerance: float = setting(1.5, 1.0, 100.0, "a step longer than this many intervals is a gap")
     future_tolerance_minutes: int = setting(15, 0, 1440, "clock skew allowed before a timestamp is in the future")
     standby_share: float = setting(
@@ -93,9 +133,11 @@ class Context:
 
 @dataclass(frozen=True)
 class History:
-    """What the series rules remember of a site: recent normal consumption (newest last)
-    and the runs of repeated values; and, for a site of unknown capacity, the draw of its
-    recent idle readings (`standby`, kWh, newest last)."""
+    """What the series rules remember of a site: recent normal consumption (newest last),
+    the runs of repeated values and of equal generation steps, the daily shape of its
+    generation (the best normal value of each UTC hour on recent days, decaying day by day,
+    and today's so far) and, for a site of unknown capacity, the draw of its recent idle
+    readings (`standby`, kWh, newest last). Bounded: a few lists of 24 numbers at most."""
 
     last_timestamp: str | None = None
     consumed: tuple[Decimal, ...] = ()
@@ -104,6 +146,12 @@ class History:
     last_generated: Decimal | None = None
     last_consumed: Decimal | None = None
     standby: tuple[Decimal, ...] = ()
+    generated_step: Decimal | None = None  # the last change of generation
+    step_run: int = 0  # how many changes in a row had that size
+    shape_day: str | None = None  # the UTC day `today` is gathering (YYYY-MM-DD)
+    shape_days: int = 0  # how many days with generation the shape has been gathered over
+    shape: tuple[Decimal, ...] = ()  # the best of each hour on recent days; empty until the first day ends
+    today: tuple[Decimal, ...] = ()
 
     def to_item(self) -> dict[str, object]:
         item: dict[str, object] = {
@@ -111,11 +159,13 @@ class History:
             "generated_run": self.generated_run,
             "consumed_run": self.consumed_run,
         }
-        for name in ("last_timestamp", "last_generated", "last_consumed"):
+        for name in ("last_timestamp", "last_generated", "last_consumed", "generated_step", "shape_day"):
             if getattr(self, name) is not None:
                 item[name] = getattr(self, name)
-        if self.standby:
-            item["standby"] = list(self.standby)
+        for name in ("step_run", "shape_days", "shape", "today", "standby"):  # left out while empty
+            value = getattr(self, name)
+            if value:
+                item[name] = list(value) if isinstance(value, tuple) else value
         return item
 
     @classmethod
@@ -130,6 +180,12 @@ class History:
             last_generated=item.get("last_generated"),  # type: ignore[arg-type]
             last_consumed=item.get("last_consumed"),  # type: ignore[arg-type]
             standby=tuple(item.get("standby", ())),  # type: ignore[arg-type]
+            generated_step=item.get("generated_step"),  # type: ignore[arg-type]
+            step_run=int(item.get("step_run", 0)),  # type: ignore[arg-type]
+            shape_day=item.get("shape_day"),  # type: ignore[arg-type]
+            shape_days=int(item.get("shape_days", 0)),  # type: ignore[arg-type]
+            shape=tuple(item.get("shape", ())),  # type: ignore[arg-type]
+            today=tuple(item.get("today", ())),  # type: ignore[arg-type]
         )
 
 
@@ -304,6 +360,12 @@ def _run(value: Decimal, last: Decimal | None, run: int) -> int:
     return run + 1 if last is not None and value == last and value != 0 else 1
 
 
+def _generated_run(value: Decimal, last: Decimal | None, run: int) -> int:
+    """Only positive generation can be stuck: a night of zeros or of an inverter's steady
+    standby draw repeats a value by nature."""
+    return _run(value, last, run) if value > 0 else 1
+
+
 def detect_file(
     readings: Sequence[Reading],
     sites: Mapping[str, Site],
@@ -361,21 +423,32 @@ def _judge_in_order(
     thresholds = context.thresholds
     generated, consumed = reading.energy_generated_kwh, reading.energy_consumed_kwh
     series: list[str] = []
-    standby = generated < 0 and "negative_generation" not in found  # an idle draw counts as zero
-    gen_run = 1 if standby else _run(generated, history.last_generated, history.generated_run)
+    most = rated_energy(context.site)
+    gen_run = _generated_run(generated, history.last_generated, history.generated_run)
     cons_run = _run(consumed, history.last_consumed, history.consumed_run)
-    if gen_run >= thresholds.flatline_readings:
+    clipping = most is not None and generated >= Decimal(str(thresholds.flatline_clipping_share)) * most
+    if gen_run >= thresholds.flatline_readings and not clipping:
         series.append("flatline_generation")
     if cons_run >= thresholds.flatline_readings:
         series.append("flatline_consumption")
-    # Only consumption is tested for spikes. Generation follows the weather, which moves
-    # faster than a robust window can follow without hiding real faults; generation faults
-    # are the capacity, night and flatline rules' business.
+    shape = _rolled_shape(history, reading.timestamp, thresholds)
+    scale = most if most is not None else max(shape.shape, default=Decimal(0))
+    step, step_run = _steps(generated, history, thresholds, scale)
+    if step_run >= thresholds.interpolated_readings:
+        series.append("interpolated_generation")
+    if not found and context.site is not None and context.site.kind == "solar":
+        series += _against_shape(reading, shape, context, scale)
+    # Only consumption is tested for robust spikes. Generation follows the weather, which
+    # moves faster than a robust window can follow; it is judged against the site's daily
+    # shape instead, which only wide departures leave.
     negative = "negative_consumption" in found
     spike = not negative and is_spike(consumed, history.consumed, thresholds, MIN_SPREAD_KWH)
     if spike:
         series.append("spike_consumption")
     keep = not (negative or spike)  # the window remembers only normal values
+    today = shape.today
+    if not found and GENERATION_SERIES.isdisjoint(series):  # the shape remembers only normal values
+        today = _with_reading(today, reading.timestamp, generated)
     gap = _gap(reading, history.last_timestamp, context)
     history = History(
         last_timestamp=reading.timestamp,
@@ -385,8 +458,119 @@ def _judge_in_order(
         last_generated=generated,
         last_consumed=consumed,
         standby=history.standby,
+        generated_step=step,
+        step_run=step_run,
+        shape_day=shape.shape_day,
+        shape_days=shape.shape_days,
+        shape=shape.shape,
+        today=today,
     )
     return tuple(series), history, gap
+
+
+def _steps(generated: Decimal, history: History, thresholds: Thresholds, scale: Decimal) -> tuple[Decimal | None, int]:
+    """The change since the last reading, and how many changes in a row had one non-zero size.
+
+    A meter does not climb or fall in equal steps for long; a gap filled by linear
+    interpolation does. Steps within a tolerance (a share of the site's rated energy) are
+    one size, so rounding to the last decimal does not break a line.
+    """
+    if history.last_generated is None or generated <= 0:
+        return None, 0  # a night of zeros or of standby draw is no line
+    step = generated - history.last_generated
+    tolerance = Decimal(str(thresholds.interpolation_tolerance_share)) * scale
+    if abs(step) <= tolerance:
+        return step, 0  # flat: the flatline rule's business
+    previous = history.generated_step
+    same = previous is not None and history.step_run > 0 and abs(step - previous) <= tolerance
+    return step, history.step_run + 1 if same else 1
+
+
+def _rolled_shape(history: History, timestamp: str, thresholds: Thresholds) -> History:
+    """The history with its daily shape moved on to `timestamp`'s day: when a new day starts,
+    the day gathered so far joins the shape (the best of each hour), which first decays."""
+    day = timestamp[:10]
+    if history.shape_day == day:
+        return history
+    if history.shape_day is None or not history.today:
+        return replace(history, shape_day=day, today=())
+    decay = Decimal(str(thresholds.shape_decay))
+    old = history.shape or (Decimal(0),) * HOURS
+    shape = tuple(max(t, (o * decay).quantize(SHAPE_PLACES)) for t, o in zip(history.today, old, strict=True))
+    lit = max(history.today) > 0  # a day of zeros (snow, an outage) teaches nothing of the shape
+    return replace(history, shape_day=day, shape_days=history.shape_days + lit, shape=shape, today=())
+
+
+def _with_reading(today: tuple[Decimal, ...], timestamp: str, generated: Decimal) -> tuple[Decimal, ...]:
+    """Today's best of each hour, with this reading."""
+    hour = int(timestamp[11:13])
+    today = today or (Decimal(0),) * HOURS
+    if generated <= today[hour]:
+        return today
+    return (*today[:hour], generated, *today[hour + 1 :])
+
+
+def _against_shape(reading: Reading, history: History, context: Context, scale: Decimal) -> list[str]:
+    """Spikes, drops and daytime zeros of a solar site's generation, against its daily shape.
+
+    The shape is the best normal generation of each UTC hour over recent days: a clear
+    day's curve. A spike is a jump from the reading before to well above the best of its
+    hour (and of the next, as mornings rise); a clear day after cloudy ones rises with the
+    sun, not in one interval. A drop is a fall from one interval to the next to a small
+    share of both the reading before and the hour's best, in an hour that is sunny on clear
+    days: a cloud dims a panel, it rarely darkens it for a whole interval. A daytime zero is
+    the first zero while the site should be generating (`_daytime`); the zeros after it are
+    the same event (a day under snow is one finding, not forty).
+    """
+    thresholds = context.thresholds
+    generated = reading.energy_generated_kwh
+    if generated == 0:
+        if not _daytime(reading.timestamp, history, context, scale):
+            return []
+        continues = history.last_generated == 0 and _daytime(history.last_timestamp, history, context, scale)
+        return [] if continues else ["daytime_zero"]
+    consecutive = _consecutive(history.last_timestamp, reading.timestamp, context.site)
+    if history.shape_days < thresholds.shape_min_days or scale <= 0 or not consecutive:
+        return []
+    before = history.last_generated or Decimal(0)
+    hour = int(reading.timestamp[11:13])
+    best = history.shape[hour]
+    nearby = max(best, history.shape[(hour + 1) % HOURS])
+    factor = Decimal(str(thresholds.generation_spike_factor))
+    floor = Decimal(str(thresholds.shape_min_share)) * scale  # near dawn, doubling a trickle is no spike
+    if generated > factor * max(nearby, before) and generated - nearby >= floor:
+        return ["spike_generation"]
+    share = Decimal(str(thresholds.generation_drop_share))
+    if best >= floor and before >= best / 2 and generated < share * min(before, best):
+        return ["drop_generation"]
+    return []
+
+
+def _daytime(timestamp: str | None, history: History, context: Context, scale: Decimal) -> bool:
+    """Whether a solar site should be generating through the interval ending at `timestamp`:
+    the sun well up where its location is known, else an hour its shape says is sunny."""
+    site, thresholds = context.site, context.thresholds
+    if timestamp is None or site is None:
+        return False
+    if site.latitude is not None and site.longitude is not None:
+        moment = _parse(timestamp)
+        step = timedelta(minutes=site.interval_minutes or DEFAULT_INTERVAL_MINUTES)
+        return all(  # at both ends of the interval (all() stops at night's first)
+            sun_elevation_degrees(float(site.latitude), float(site.longitude), when)
+            >= thresholds.daytime_sun_elevation_deg
+            for when in (moment, moment - step)
+        )
+    if history.shape_days < thresholds.shape_min_days or scale <= 0:
+        return False
+    return history.shape[int(timestamp[11:13])] >= Decimal(str(thresholds.shape_min_share)) * scale
+
+
+def _consecutive(previous: str | None, timestamp: str, site: Site | None) -> bool:
+    """Whether `timestamp` is the interval right after `previous` (a drop is a fall from one
+    interval to the next; after missing readings nobody knows when the fall began)."""
+    if previous is None or site is None or site.interval_minutes is None:
+        return False
+    return _parse(timestamp) - _parse(previous) == timedelta(minutes=site.interval_minutes)
 
 
 def _gap(reading: Reading, previous: str | None, context: Context) -> Gap | None:

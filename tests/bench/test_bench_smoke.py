@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = ("ingest", "process", "dashboard", "memory", "startup", "soak", "hostile", "items", "parse")
+SCRIPTS = ("ingest", "process", "dashboard", "memory", "startup", "soak", "hostile", "items", "parse", "realdata")
 TIMEOUT_SECONDS = 420
 
 pytestmark = pytest.mark.slow
