@@ -46,7 +46,6 @@ SENTINELS = frozenset(
         "32767", "-32767", "-32768", "65535", "-65535",
     )
 )  # fmt: skip
-NO_READING_KWH = Decimal("1e9")  # no site makes or uses a TWh in one interval: integer and float limits
 
 
 def setting(default: float, low: float, high: float, doc: str) -> Any:
@@ -211,7 +210,9 @@ ValueRule = Callable[[Reading, Context], str | None]
 
 
 def is_sentinel(value: Decimal) -> bool:
-    return value in SENTINELS or abs(value) >= NO_READING_KWH
+    """Larger codes (a 32-bit register's 4294967295) never get here: validation refuses any
+    value beyond 1,000,000 kWh (`..._out_of_range`)."""
+    return value in SENTINELS
 
 
 def sentinel_value(reading: Reading, context: Context) -> str | None:
