@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from dashboard import data
-from pipeline import dead_letters
+from pipeline import dead_letters, episode_marks
 from pipeline.settings import Settings
 
 
@@ -22,3 +22,16 @@ def redrive_dead_letters(settings: Settings, expected: int) -> int:
         moved += dead_letters.redrive(settings)
     data.clear_after_redrive()
     return moved
+
+
+def acknowledge_episode(settings: Settings, site_id: str, rule: str, name: str) -> str:
+    """Acknowledge in the name given, or else as the AWS identity in use; returns who."""
+    by = name.strip() or episode_marks.caller_name(settings)
+    episode_marks.acknowledge(settings, site_id, rule, by)
+    data.episode_frame.clear()
+    return by
+
+
+def snooze_episode(settings: Settings, site_id: str, rule: str, until: str) -> None:
+    episode_marks.snooze(settings, site_id, rule, until)
+    data.episode_frame.clear()

@@ -31,7 +31,13 @@ def send_dead_letter(settings, key: str) -> None:
 def test_empty_stack(open_page, text):
     at = open_page(OPERATIONS)
     said = text(at)
-    for line in ("No anomalies stored yet", "No alerts sent", "No quarantined rows", "dead-letter queue is empty"):
+    for line in (
+        "No anomalies stored yet",
+        "No open alert episodes",
+        "No alerts sent",
+        "No quarantined rows",
+        "dead-letter queue is empty",
+    ):
         assert line in said
     metrics = {m.label: m.value for m in at.metric}
     assert int(metrics["Queued messages"]) <= 1  # the s3:TestEvent at most
@@ -48,9 +54,9 @@ def test_anomalies_alerts_and_health(seeded, stack, open_page):
     assert anomalies["timestamp"].is_monotonic_decreasing
     alerts = tables["Alerts sent"]
     outcomes = file_outcomes(stack, [upload.key for upload in seeded]).values()
-    alerting = [o.source_key for o in outcomes if o.anomalies or o.missing_intervals]
-    assert alerting, "the simulated files carry anomalies"
-    assert sorted(alerts["source_key"]) == sorted(alerting), "one alert per file with anomalies or gaps"
+    alerting = [o.source_key for o in outcomes if o.episode_changes]
+    assert alerting, "the simulated files carry anomalies, which start episodes"
+    assert sorted(alerts["source_key"]) == sorted(alerting), "one alert per file that changed an episode's state"
     assert alerts["delivered"].all(), "each reached the local subscription"
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Last processed file"].endswith("ago") or metrics["Last processed file"] == "just now"
