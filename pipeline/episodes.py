@@ -11,8 +11,10 @@ says which episodes a chunk of readings started, reminded or resolved.
 Time is the readings' own time (their timestamps), never the clock of the machine that
 processes them: the same readings move the episodes the same way on every try, retry,
 replay or backfill, and a burst of late files is judged as the site lived it. The
-`clock` of a site is the latest reading time seen; readings older than it count into
-open episodes but never reopen one that readings since have already shown resolved.
+`clock` of a site is the latest reading time seen. A late fault (older than the clock)
+counts into the open episode of its rule; with none open it starts one, which resolves at
+once when the readings already seen lie `resolve_after` past it: the fault is announced,
+started and resolved in one message, and never lost because its file came late.
 
 `advance` is pure. Its state is small (one entry per open rule) and lives on the site's
 item, saved by the claim that stores the readings (`pipeline.site_claims`).
@@ -147,8 +149,6 @@ def advance(
             weight = sum(f.weight for f in fired)
             episode = episodes.get(rule)
             if episode is None:
-                if clock is not None and _at(t) + policy.resolve_after <= _at(clock):
-                    continue  # older than readings that already showed the site clean of it
                 since = min(f.since for f in fired)
                 episodes[rule] = Episode(rule, since, t, weight, t, weight)
                 notices.append(Notice(STARTED, site_id, rule, since, t, weight, weight))

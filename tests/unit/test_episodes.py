@@ -115,11 +115,17 @@ def test_readings_counted_by_an_earlier_file_fire_nothing_again():
     assert notices == [] and again == state
 
 
-def test_an_old_fault_does_not_reopen_what_later_readings_resolved():
-    state, _ = run(SiteEpisodes(), [reading(0, SPIKE)])
-    state, _ = run(state, hourly(1, 5))
-    state, notices = run(state, [reading(0.5, SPIKE)])
-    assert notices == [] and state.open == {}
+def test_a_late_fault_is_announced_started_and_resolved_at_once():
+    state, _ = run(SiteEpisodes(), hourly(0, 5))  # a newer file came first
+    state, notices = run(state, [reading(1.5, SPIKE)])
+    assert notices == [(STARTED, SPIKE, "2026-11-29T01:30:00Z", 1), (RESOLVED, SPIKE, "2026-11-29T05:00:00Z", 0)]
+    assert state.open == {}
+
+
+def test_a_late_fault_inside_the_resolve_time_keeps_its_episode_open():
+    state, _ = run(SiteEpisodes(), hourly(0, 5))
+    state, notices = run(state, [reading(4, SPIKE)])
+    assert notices == [(STARTED, SPIKE, "2026-11-29T04:00:00Z", 1)] and SPIKE in state.open
 
 
 def test_the_state_survives_its_item_and_keeps_peoples_marks_on_a_retry():
