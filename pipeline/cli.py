@@ -158,7 +158,7 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("site", metavar="SITE")
         sub.add_argument("rule", metavar="RULE", help="a reason code, or missing_data")
     ack.add_argument("--by", help="who acknowledges (default: your AWS identity, from STS)")
-    snooze.add_argument("--until", required=True, type=_moment, help="ISO 8601 time, UTC unless it says otherwise")
+    snooze.add_argument("--until", required=True, type=_snooze_time, help="ISO 8601 time, UTC unless it says otherwise")
     reb = command(
         "rebuild-rollups", cmd_rebuild_rollups, "recompute rollups from the records; writes only what differs"
     )
@@ -362,7 +362,7 @@ def cmd_alerts(settings: Settings, args: argparse.Namespace, out: TextIO) -> int
     return 0
 
 
-def _moment(text: str) -> str:
+def _snooze_time(text: str) -> str:
     moment = normalise_timestamp(text)
     if moment is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (e.g. 2026-12-05T08:00:00Z)")

@@ -220,8 +220,8 @@ def _judge_and_store(
 
     A retry of a try that failed half-way finds it in flight on its sites and repeats it
     exactly: same histories and alert episodes, same processing time, the rollup days it
-    moved left alone. A reading another file already stored as it is counts into no
-    episode again (a resumed try's own records are its own, to the letter).
+    moved left alone. A reading already stored as it is counts into no episode again,
+    unless it is a resumed try's own record (equal to the letter, on a resumed site).
     """
     key, version = common["source_key"], common["version"]
     lease = change_token(key, version)
@@ -238,7 +238,11 @@ def _judge_and_store(
     judged_against = {site_id: state.history for site_id, state in states.items()}
     assessment = assess(readings, sites, key, processed_at, judged_against, before)
     days = _days_moved(assessment)
-    counted = {r.key for r in assessment.records if (old := before.get(r.key)) and old.same_values(r) and old != r}
+    counted = {
+        r.key
+        for r in assessment.records
+        if (old := before.get(r.key)) and old.same_values(r) and not (r.site_id in resumed and old == r)
+    }
     episodes, notices = advance_sites(
         {site_id: state.episodes for site_id, state in states.items()},
         assessment.records,
