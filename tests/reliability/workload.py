@@ -50,9 +50,9 @@ def file_key(number: int) -> str:
 
 
 def alerting(number: int) -> bool:
-    """Every third file carries a negative generation and so sends one alert: the episode it
-    starts resolves within the file (2 h 15 min of clean readings follow), or at once when a
-    newer file of the site came first."""
+    """Every third file starts with a negative generation and so sends one alert: the episode
+    it starts resolves within the file (from 10 readings on, 2 h 15 min of clean readings
+    follow it), or at once when a newer file of the site came first, never in another file."""
     return number % 3 == 1
 
 
@@ -62,7 +62,7 @@ def file_rows(number: int, readings: int, sites: Sequence[str] = SITES) -> list[
     for site in sites:
         for i in range(readings):
             slot = number * readings + i
-            generated = -1.5 if alerting(number) and i == readings // 2 else 1 + (slot % 7) / 10
+            generated = -1.5 if alerting(number) and i == 0 else 1 + (slot % 7) / 10
             rows.append(
                 {
                     "site_id": site,
