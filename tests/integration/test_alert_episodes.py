@@ -4,6 +4,7 @@ reminds now and then, and resolves; redelivery and failed writes send nothing tw
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -135,3 +136,18 @@ def test_a_write_failing_mid_file_then_redelivered_ends_with_the_same_episodes_a
     plan = FaultPlan(fail_at=fail_at)
     assert run(plan) == expected, plan.failed
     assert plan.failed, "a write failed"
+
+
+def test_a_file_stored_in_chunks_sends_the_one_message_one_pass_would(settings, moto_server):
+    def one_message(chunk_readings: int):
+        moto_server.reset()
+        stack = replace(settings, chunk_readings=chunk_readings)
+        bootstrap(stack, local_alert_queue=True)
+        put_sites(stack, [Site("site-1", kind="solar", interval_minutes=60)])
+        upload(stack, Runner(stack, retry_delay_seconds=0, wait_seconds=0), 0, rows(0, 20))
+        [alert] = delivered_alerts(stack).values()
+        return alert.subject, alert.message
+
+    whole = one_message(5_000)
+    assert whole[0] == "Energy alerts: 1 episode started, 3 reminders in file-00.json"
+    assert one_message(3) == whole
