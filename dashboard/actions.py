@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from dashboard import data
-from pipeline import dead_letters, site_registry
+from pipeline import dead_letters, episode_marks, site_registry
 from pipeline.settings import Settings
 from pipeline.site_fields import SiteChange
 
@@ -30,3 +30,16 @@ def save_sites(settings: Settings, changes: list[SiteChange]) -> list[site_regis
     saved = site_registry.save(settings, changes)
     data.clear_after_site_edit()
     return saved
+
+
+def acknowledge_episode(settings: Settings, site_id: str, rule: str, name: str) -> str:
+    """Acknowledge in the name given, or else as the AWS identity in use; returns who."""
+    by = name.strip() or episode_marks.caller_name(settings)
+    episode_marks.acknowledge(settings, site_id, rule, by)
+    data.episode_frame.clear()
+    return by
+
+
+def snooze_episode(settings: Settings, site_id: str, rule: str, until: str) -> None:
+    episode_marks.snooze(settings, site_id, rule, until)
+    data.episode_frame.clear()

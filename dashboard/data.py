@@ -23,6 +23,7 @@ from pipeline import (
     alert_history,
     browse,
     dead_letters,
+    episode_marks,
     file_outcomes,
     raw_files,
     record_store,
@@ -446,6 +447,16 @@ def alert_frame(settings: Settings, version: str, limit: int = 50) -> pd.DataFra
         )
     columns = ["sent_at", "source_key", "anomalies", "message_id", "delivered", "subject", "message"]
     return pd.DataFrame(rows, columns=columns)
+
+
+@st.cache_data(ttl=SHORT_TTL, show_spinner=False)
+def episode_frame(settings: Settings, version: str) -> pd.DataFrame:
+    """The open alert episodes, one row per site and rule."""
+    rows = [
+        (o.site_id, o.episode.rule, o.episode.state(), o.episode.started, o.episode.count, o.episode.acknowledged_by)
+        for o in episode_marks.open_episodes(settings)
+    ]
+    return pd.DataFrame(rows, columns=["site_id", "rule", "state", "since", "count", "acknowledged_by"])
 
 
 @st.cache_data(ttl=SHORT_TTL, show_spinner=False)

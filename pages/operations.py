@@ -1,12 +1,13 @@
 """Operations: is the pipeline keeping up, and what needs a person (anomalies, bad rows, dead letters)."""
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
 from dashboard import actions, data, tables, widgets
 from dashboard.timefmt import ago, duration, parse_utc, shown, to_local, user_timezone
-from pipeline import verify
+from pipeline import episode_marks, verify
 
 VERIFY_DAYS = 7  # "Verify now" covers files uploaded, and readings dated, from this many days ago
 
@@ -67,12 +68,14 @@ else:
 
 with widgets.guarded(settings, "reading anomalies, alerts and quarantine"):
     anomalies = data.recent_anomaly_frame(settings, 100, version)
+    episodes = data.episode_frame(settings, version)
     alerts = data.alert_frame(settings, version)
     quarantined = data.quarantined(settings, version)
 
-tab_anomalies, tab_alerts, tab_quarantine, tab_letters = st.tabs(
+tab_anomalies, tab_episodes, tab_alerts, tab_quarantine, tab_letters = st.tabs(
     [
         f"Recent anomalies ({len(anomalies)})",
+        f"Open alert episodes ({len(episodes)})",
         f"Alerts sent ({len(alerts)})",
         f"Quarantined rows ({len(quarantined)})",
         f"Dead letters ({len(letters)})",
@@ -96,6 +99,59 @@ with tab_anomalies:
             },
         )
         st.caption("The newest anomalous readings up to now across all sites, from the anomaly index.")
+
+with tab_episodes:
+    if episodes.empty:
+        st.info("No open alert episodes: every site is clean of every rule.", icon=":material/notifications_off:")
+    else:
+        st.dataframe(
+            episodes,
+            hide_index=True,
+            column_config={
+                "site_id": "Site",
+                "rule": "Rule",
+                "state": "State",
+                "since": st.column_config.TextColumn("Since (reading time, UTC)"),
+                "count": st.column_config.NumberColumn("Count", format="%d"),
+                "acknowledged_by": "Acknowledged by",
+            },
+        )
+        pick = st.selectbox(
+            "Episode",
+            episodes.index,
+            format_func=lambda i: f"{episodes.at[i, 'site_id']} {episodes.at[i, 'rule']} ({episodes.at[i, 'state']})",
+            key="ops_episode",
+        )
+        site_id, rule = episodes.at[pick, "site_id"], episodes.at[pick, "rule"]
+        left, right = st.columns(2)
+        name = left.text_input("Your name", key="ops_ack_name", help="Empty: your AWS identity (STS) is recorded")
+        if left.button("Acknowledge", icon=":material/done_all:", key="ops_ack"):
+            with widgets.guarded(settings, "acknowledging"):
+                try:
+                    by = actions.acknowledge_episode(settings, site_id, rule, name)
+                    widgets.flash(f"{site_id} {rule} acknowledged by {by}")
+                except episode_marks.NoOpenEpisode as exc:
+                    widgets.flash(str(exc), ":material/info:")
+            st.rerun()
+        tomorrow = datetime.now(UTC) + timedelta(days=1)
+        day = right.date_input("Snooze until (UTC)", tomorrow.date(), key="ops_snooze_day")
+        hour = right.time_input("at", tomorrow.time().replace(second=0, microsecond=0), key="ops_snooze_time")
+        if right.button("Snooze", icon=":material/snooze:", key="ops_snooze"):
+            until = datetime.combine(day, hour).strftime("%Y-%m-%dT%H:%M:%SZ")
+            with widgets.guarded(settings, "snoozing"):
+                try:
+                    actions.snooze_episode(settings, site_id, rule, until)
+                    widgets.flash(f"{site_id} {rule} snoozed until {until}", ":material/snooze:")
+                except episode_marks.NoOpenEpisode as exc:
+                    widgets.flash(str(exc), ":material/info:")
+            st.rerun()
+    st.caption(
+        "One episode per site and rule: an alert when it starts, a reminder at most every "
+        f"{settings.repeat_interval_minutes} minutes of readings while it stays active, and one when the site "
+        f"has been clean of the rule for {settings.resolve_after_minutes} minutes. Acknowledging stops the "
+        "reminders until it resolves; snoozing stops them until readings from that time arrive. "
+        "Also `python -m pipeline alerts list|ack|snooze`."
+    )
 
 with tab_alerts:
     if alerts.empty:

@@ -1,14 +1,17 @@
-"""Anomaly alerts: one SNS message per processed file that has anomalies.
+"""Anomaly alerts: at most one SNS message per processed file, listing the alert episodes
+(`pipeline.episodes`) that the file started, reminded or resolved; none when it changed
+no episode's state, however many anomalies it holds.
 
 The body keeps the original system's lines for each anomaly, so mail rules and people
 used to them keep working, and is capped so a file full of anomalies stays readable. A
 big file is stored chunk by chunk, so what its alert will say is gathered as it goes
-(`Findings`: the first anomalies and gaps in full, the rest counted) and kept with the
+(`Findings`: the first anomalies, gaps and episode changes in full, the rest counted) and kept with the
 file's progress, never as a list that grows with the file.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -17,6 +20,7 @@ from typing import Any
 from pipeline.anomalies import Gap
 from pipeline.aws import client
 from pipeline.dynamo import persist
+from pipeline.episodes import MISSING_DATA, REMINDER, RESOLVED, STARTED, Notice
 from pipeline.file_outcomes import claim_alert, record_alert, release_alert
 from pipeline.records import Record
 from pipeline.settings import ConfigError, Settings
@@ -39,17 +43,27 @@ class Findings:
     anomaly_count: int = 0
     gap_count: int = 0
     sites: frozenset[str] = field(default_factory=frozenset)  # with an anomaly or a gap
+    notices: tuple[Notice, ...] = ()  # the first `max_listed` episode changes
+    notice_counts: Mapping[str, int] = field(default_factory=dict)  # by kind, listed or not
+
+    @property
+    def notice_count(self) -> int:
+        return sum(self.notice_counts.values())
 
     def __bool__(self) -> bool:
         return bool(self.anomaly_count or self.gap_count)
 
-    def add(self, anomalies: Sequence[Record], gaps: Sequence[Gap], max_listed: int) -> Findings:
+    def add(
+        self, anomalies: Sequence[Record], gaps: Sequence[Gap], max_listed: int, notices: Sequence[Notice] = ()
+    ) -> Findings:
         return Findings(
             anomalies=(*self.anomalies, *anomalies[: max(0, max_listed - len(self.anomalies))]),
             gaps=(*self.gaps, *gaps[: max(0, max_listed - len(self.gaps))]),
             anomaly_count=self.anomaly_count + len(anomalies),
             gap_count=self.gap_count + len(gaps),
             sites=self.sites | {r.site_id for r in anomalies} | {g.site_id for g in gaps},
+            notices=(*self.notices, *notices[: max(0, max_listed - len(self.notices))]),
+            notice_counts=dict(Counter(self.notice_counts) + Counter(n.kind for n in notices)),
         )
 
     def to_item(self) -> dict[str, Any]:
@@ -59,6 +73,8 @@ class Findings:
             "anomaly_count": self.anomaly_count,
             "gap_count": self.gap_count,
             "sites": sorted(self.sites),
+            "notices": [n.to_item() for n in self.notices],
+            "notice_counts": dict(self.notice_counts),
         }
 
     @classmethod
@@ -71,12 +87,33 @@ class Findings:
             anomaly_count=int(item.get("anomaly_count", 0)),
             gap_count=int(item.get("gap_count", 0)),
             sites=frozenset(item.get("sites", ())),
+            notices=tuple(Notice.from_item(n) for n in item.get("notices", ())),
+            notice_counts={kind: int(n) for kind, n in item.get("notice_counts", {}).items()},
         )
 
 
 def compose_alert(source_key: str, findings: Findings, max_listed: int) -> Alert:
-    anomalies, gaps = findings.anomalies[:max_listed], findings.gaps[:max_listed]
-    blocks = [
+    """The file's message: its episode changes, then the original alert lines of the
+    readings behind the episodes that started or were reminded, then how to acknowledge."""
+    name = source_key.rsplit("/", 1)[-1]
+    loud = {(n.site_id, n.rule) for n in findings.notices if n.kind != RESOLVED}
+    anomalies = [r for r in findings.anomalies if any((r.site_id, why) in loud for why in r.anomaly_reasons)]
+    gaps = [g for g in findings.gaps if (g.site_id, MISSING_DATA) in loud][:max_listed]
+    changes = [_change_line(n) for n in findings.notices[:max_listed]]
+    if findings.notice_count > len(changes):
+        changes.append(f"... and {_count(findings.notice_count - len(changes), 'more change', 'more changes')}.")
+    kinds = findings.notice_counts
+    summary = ", ".join(
+        _count(kinds[kind], one, many)
+        for kind, one, many in (
+            (STARTED, "episode started", "episodes started"),
+            (REMINDER, "reminder", "reminders"),
+            (RESOLVED, "resolved", "resolved"),
+        )
+        if kinds.get(kind)
+    )
+    blocks = [f"{summary} in {source_key}\n" + "\n".join(changes)]
+    blocks += [
         "\n".join(
             [
                 "Anomaly Detected!",
@@ -87,30 +124,34 @@ def compose_alert(source_key: str, findings: Findings, max_listed: int) -> Alert
                 f"Reasons: {', '.join(r.anomaly_reasons)}",
             ]
         )
-        for r in anomalies
+        for r in anomalies[:max_listed]
     ]
-    rest = findings.anomaly_count - len(anomalies)
+    rest = findings.anomaly_count - len(anomalies[:max_listed])
     if rest > 0:
         blocks.append(f"... and {_count(rest, 'more anomaly', 'more anomalies')} in this file.")
     if gaps:
         lines = [
             f"Site: {g.site_id} missed {_count(g.missing, 'reading', 'readings')} from {g.first_missing}" for g in gaps
         ]
-        if findings.gap_count > len(gaps):
-            lines.append(f"... and {_count(findings.gap_count - len(gaps), 'more gap', 'more gaps')}.")
         blocks.append("Missing readings:\n" + "\n".join(lines))
-    found = ", ".join(
-        part
-        for part in (
-            _count(findings.anomaly_count, "anomaly", "anomalies") if findings.anomaly_count else "",
-            _count(findings.gap_count, "gap", "gaps") if findings.gap_count else "",
-        )
-        if part
+    blocks.append(
+        "To stop the reminders of an episode: python -m pipeline alerts ack SITE RULE"
+        " (or: alerts snooze SITE RULE --until 2026-12-31T08:00:00Z), or the Operations page of the app."
     )
-    header = f"{found} at {_count(len(findings.sites), 'site', 'sites')} in {source_key}"
-    subject = f"Energy anomalies: {found} in {source_key.rsplit('/', 1)[-1]}"
+    subject = f"Energy alerts: {summary} in {name}"
     subject = "".join(c if " " <= c <= "~" else "?" for c in subject)[:SUBJECT_LIMIT]
-    return Alert(subject, header + "\n\n" + "\n\n".join(blocks))
+    return Alert(subject, "\n\n".join(blocks))
+
+
+def _change_line(notice: Notice) -> str:
+    where = f"{notice.site_id} {notice.rule}"
+    if notice.kind == STARTED:
+        return f"STARTED   {where} at {notice.since} ({notice.count} so far)"
+    if notice.kind == REMINDER:
+        return f"REMINDER  {where} active since {notice.since}: {notice.new} more since the last message" + (
+            f" ({notice.count} in all)"
+        )
+    return f"RESOLVED  {where} since {notice.since}: clean as of {notice.at} ({notice.count} in all)"
 
 
 def _count(n: int, one: str, many: str) -> str:
@@ -127,7 +168,8 @@ def topic_arn(settings: Settings) -> str:
 
 
 def send_file_alert(settings: Settings, source_key: str, version: str, findings: Findings) -> str | None:
-    """Publish the file's alert unless this file version's alert was already sent.
+    """Publish the file's alert, when it changed an episode's state, unless this file
+    version's alert was already sent.
 
     At most once: the claim is taken before publishing. A publish that fails gives the claim
     back, so the retry sends it; giving it back and recording what was sent are retried
@@ -136,7 +178,7 @@ def send_file_alert(settings: Settings, source_key: str, version: str, findings:
     claim and publish, or writes that keep failing, leave an alert unsent or unrecorded, and
     `verify` reports such a file (anomalies, no alert recorded).
     """
-    if not findings or not claim_alert(settings, source_key, version):
+    if not findings.notices or not claim_alert(settings, source_key, version):
         return None
     alert = compose_alert(source_key, findings, settings.alert_max_lines)
     try:

@@ -17,7 +17,7 @@ from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline import dead_letters, raw_files, rollup_rebuild, site_fields, site_registry, verify
+from pipeline import dead_letters, episode_marks, raw_files, rollup_rebuild, site_fields, site_registry, verify
 from pipeline.aws import client, describe_error
 from pipeline.bootstrap import bootstrap
 from pipeline.events import notification_body
@@ -168,6 +168,16 @@ def parser() -> argparse.ArgumentParser:
     )
     ver.add_argument("--json", action="store_true", help="print the report as JSON")
     ver.add_argument("--no-save", action="store_true", help="do not save the report where the app reads it")
+    alerts = command("alerts", cmd_alerts, "list the open alert episodes; acknowledge or snooze one")
+    actions = alerts.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", help="open episodes: site, rule, state, since, count")
+    ack = actions.add_parser("ack", help="stop an episode's reminders until it resolves")
+    snooze = actions.add_parser("snooze", help="stop an episode's reminders until readings from a time on")
+    for sub in (ack, snooze):
+        sub.add_argument("site", metavar="SITE")
+        sub.add_argument("rule", metavar="RULE", help="a reason code, or missing_data")
+    ack.add_argument("--by", help="who acknowledges (default: your AWS identity, from STS)")
+    snooze.add_argument("--until", required=True, type=_snooze_time, help="ISO 8601 time, UTC unless it says otherwise")
     reb = command(
         "rebuild-rollups", cmd_rebuild_rollups, "recompute rollups from the records; writes only what differs"
     )
@@ -413,6 +423,32 @@ def cmd_verify(settings: Settings, args: argparse.Namespace, out: TextIO) -> int
         verify.save_report(settings, report)
     print(json.dumps(report.to_dict(), indent=2) if args.json else verify.render(report), file=out)
     return 0 if report.ok else 1
+
+
+def cmd_alerts(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    if args.action == "ack":
+        by = args.by or episode_marks.caller_name(settings)
+        episode_marks.acknowledge(settings, args.site, args.rule, by)
+        print(f"{args.site} {args.rule}: acknowledged by {by}; no reminders until it resolves", file=out)
+        return 0
+    if args.action == "snooze":
+        episode = episode_marks.snooze(settings, args.site, args.rule, args.until)
+        print(f"{args.site} {args.rule}: {episode.state()}", file=out)
+        return 0
+    episodes = episode_marks.open_episodes(settings)
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["site_id", "rule", "state", "since", "count", "acknowledged_by", "acknowledged_at"])
+    for found in episodes:
+        e = found.episode
+        writer.writerow([found.site_id, e.rule, e.state(), e.started, e.count, e.acknowledged_by, e.acknowledged_at])
+    return 0
+
+
+def _snooze_time(text: str) -> str:
+    moment = normalise_timestamp(text)
+    if moment is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (e.g. 2026-12-05T08:00:00Z)")
+    return moment
 
 
 def cmd_rebuild_rollups(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:

@@ -10,9 +10,10 @@ be read (`scan_rows`) and counts its chunks: a file that cannot is quarantined w
 server-side copy. The second pass stores it in chunks of `chunk_readings` rows (fewer when
 their text passes `chunk_mb`), each judged, claimed, stored and released on its own, so
 memory is bounded by the chunk, not the file. The claim that ends a chunk records the
-file's progress; an invocation running short of time stops between chunks (`Paused`) and
-the next one goes on from there (`pipeline.progress`). The last chunk sends the file's one
-alert and records its outcome.
+file's progress and moves its sites' alert episodes (`pipeline.episodes`); an invocation
+running short of time stops between chunks (`Paused`) and the next one goes on from there
+(`pipeline.progress`). The last chunk sends the file's one message, when its chunks changed
+an episode's state, and records its outcome.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pipeline.alerts import send_file_alert
 from pipeline.anomalies import Gap, History, detect_file
 from pipeline.aws import client
 from pipeline.dynamo import backoff
+from pipeline.episodes import Notice, advance_sites
 from pipeline.file_outcomes import PARTIAL, PROCESSED, QUARANTINED, FileOutcome, record_outcome
 from pipeline.formats import RawRow, UnreadableFile, iter_rows, scan_rows
 from pipeline.local_time import SiteClocks
@@ -166,9 +168,11 @@ def _store_chunk(
     if validated.rejects:
         raw_files.quarantine_rejects(settings, key, validated.rejects, part=number)
 
-    def report(assessment: Assessment, stored: Stored, processed_at: str) -> Progress | FileOutcome:
+    def report(
+        assessment: Assessment, stored: Stored, processed_at: str, notices: Sequence[Notice]
+    ) -> Progress | FileOutcome:
         anomalies = [r for r in assessment.records if r.anomaly]
-        findings = progress.findings.add(anomalies, assessment.gaps, settings.alert_max_lines)
+        findings = progress.findings.add(anomalies, assessment.gaps, settings.alert_max_lines, notices)
         done = replace(progress, processed_at=processed_at).add(
             findings,
             readings=len(assessment.records),
@@ -184,6 +188,7 @@ def _store_chunk(
         outcome = FileOutcome(
             status=QUARANTINED if not done.readings else PARTIAL if done.rejected else PROCESSED,
             anomalies=findings.anomaly_count,
+            episode_changes=findings.notice_count,
             duration_ms=_ms(started),
             alert_message_id=send_file_alert(settings, key, version, findings),
             **done.counts(),
@@ -217,14 +222,16 @@ def _judge_and_store(
     chunk: int,
     processed_at: str,
     common: dict,
-    report: Callable[[Assessment, Stored, str], Progress | FileOutcome],
+    report: Callable[[Assessment, Stored, str, Sequence[Notice]], Progress | FileOutcome],
 ) -> Progress | FileOutcome:
     """Judge one chunk's readings against their sites' histories and the records already
     stored, then store them and report while holding the sites: a file of the same site
     that got in between raises `SitesBusy` before anything of this one is written.
 
     A retry of a try that failed half-way finds it in flight on its sites and repeats it
-    exactly: same histories, same processing time, the rollup days it moved left alone.
+    exactly: same histories and alert episodes, same processing time, the rollup days it
+    moved left alone. A reading already stored as it is counts into no episode again,
+    unless it is a resumed try's own record (equal to the letter, on a resumed site).
     """
     key, version = common["source_key"], common["version"]
     lease = change_token(key, version)
@@ -241,12 +248,24 @@ def _judge_and_store(
     judged_against = {site_id: state.history for site_id, state in states.items()}
     assessment = assess(readings, sites, key, processed_at, judged_against, before)
     days = _days_moved(assessment)
+    counted = {
+        r.key
+        for r in assessment.records
+        if (old := before.get(r.key)) and old.same_values(r) and not (r.site_id in resumed and old == r)
+    }
+    episodes, notices = advance_sites(
+        {site_id: state.episodes for site_id, state in states.items()},
+        assessment.records,
+        assessment.gaps,
+        settings.episode_policy(),
+        counted,
+    )
     inflight = {
-        site_id: Inflight(token, state.history, processed_at, days.get(site_id, ()), state.repair)
+        site_id: Inflight(token, state.history, processed_at, days.get(site_id, ()), state.repair, state.episodes)
         for site_id, state in states.items()
     }
     versions = {site_id: state.version for site_id, state in states.items()}
-    with claimed(settings, versions, assessment.histories, attempt, inflight) as held:
+    with claimed(settings, versions, assessment.histories, attempt, inflight, episodes) as held:
         for site_id, state in states.items():
             if state.repair:
                 changed = rebuild_days(settings, site_id, state.repair)
@@ -262,7 +281,7 @@ def _judge_and_store(
             lease=held,
         )
         held.check()
-        return report(assessment, stored, processed_at)
+        return report(assessment, stored, processed_at, notices)
 
 
 def _days_moved(assessment: Assessment) -> dict[str, tuple[str, ...]]:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
+from pipeline.episodes import Policy
 from pipeline.formats import KB, MB, Limits
 
 BACKENDS = ("local", "aws")
@@ -43,6 +45,10 @@ class Settings:
     max_receive_count: int = 5
     queue_visibility_seconds: int = 360
     alert_max_lines: int = 20
+    # Alert episodes (pipeline.episodes), in the readings' time: a reminder at most this often
+    # while an episode stays active, and "resolved" once a site was clean of its rule this long.
+    repeat_interval_minutes: int = 360
+    resolve_after_minutes: int = 120
     raw_prefix: str = "raw/"
     quarantine_prefix: str = "quarantine/"
     reports_prefix: str = "reports/"  # outside raw/, so a saved report never triggers processing
@@ -84,6 +90,8 @@ class Settings:
             alerts_queue=env.get("ENERGY_ALERTS_QUEUE", cls.alerts_queue),
             max_receive_count=_int(env, "ENERGY_MAX_RECEIVE_COUNT", cls.max_receive_count),
             alert_max_lines=_int(env, "ENERGY_ALERT_MAX_LINES", cls.alert_max_lines),
+            repeat_interval_minutes=_int(env, "ENERGY_REPEAT_INTERVAL_MINUTES", cls.repeat_interval_minutes),
+            resolve_after_minutes=_int(env, "ENERGY_RESOLVE_AFTER_MINUTES", cls.resolve_after_minutes),
             data_dir=env.get("ENERGY_DATA_DIR") or str(DEFAULT_DATA_DIR),
             chunk_readings=_int(env, "ENERGY_CHUNK_READINGS", cls.chunk_readings),
             chunk_mb=_int(env, "ENERGY_CHUNK_MB", cls.chunk_mb),
@@ -105,6 +113,9 @@ class Settings:
             max_columns=self.max_columns,
             max_depth=self.max_depth,
         )
+
+    def episode_policy(self) -> Policy:
+        return Policy(timedelta(minutes=self.repeat_interval_minutes), timedelta(minutes=self.resolve_after_minutes))
 
     def with_endpoint(self, endpoint_url: str) -> Settings:
         return replace(self, endpoint_url=endpoint_url)
@@ -129,6 +140,8 @@ class Settings:
             "topic": self.topic,
             "alerts_queue": self.alerts_queue,
             "max_receive_count": self.max_receive_count,
+            "repeat_interval_minutes": self.repeat_interval_minutes,
+            "resolve_after_minutes": self.resolve_after_minutes,
             "data_dir": self.data_dir,
             "chunk_readings": self.chunk_readings,
             "chunk_mb": self.chunk_mb,

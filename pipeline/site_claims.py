@@ -10,8 +10,9 @@ stored. Letting go moves the version on once more: a file that read the site whi
 holder was still writing must read it again. The rollups can then be read, added to and
 written back in batches.
 
-The claim also records the file as in flight on each site (`Inflight`): the history the
-file was judged against, its processing time and the rollup days it moves. Until the file
+The claim also saves each site's alert episodes (`pipeline.episodes`) as the file moved
+them, and records the file as in flight on each site (`Inflight`): the history and the
+episodes the file was judged against, its processing time and the rollup days it moves. Until the file
 is stored and released, its retry finds that record and judges the same readings against
 the same history, with the same time, and skips the rollup days it already moved: it ends
 exactly as the first try would have. A try that fails keeps its lease, so the retry usually
@@ -29,13 +30,14 @@ import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from pipeline.anomalies import History
 from pipeline.aws import TransientError, client
 from pipeline.dynamo import chunks, marshal, persist
+from pipeline.episodes import SiteEpisodes
 from pipeline.logs import log
 from pipeline.settings import Settings
 
@@ -62,6 +64,9 @@ class Inflight:
     processed_at: str
     days: tuple[str, ...]  # the site's rollup days this file moves
     repair: tuple[str, ...] = ()  # days an abandoned try left half-moved, rebuilt from records
+    episodes: SiteEpisodes = field(
+        default_factory=SiteEpisodes
+    )  # the site's alert episodes before this file moved them
 
     def to_item(self) -> dict[str, Any]:
         return {
@@ -70,6 +75,7 @@ class Inflight:
             "processed_at": self.processed_at,
             "days": list(self.days),
             "repair": list(self.repair),
+            "episodes": self.episodes.to_item(),
         }
 
     @classmethod
@@ -78,7 +84,8 @@ class Inflight:
             return None
         history = History.from_item(item.get("history"))
         days, repair = tuple(item.get("days", ())), tuple(item.get("repair", ()))
-        return cls(item["token"], history, item["processed_at"], days, repair)
+        episodes = SiteEpisodes.from_item(item.get("episodes"))
+        return cls(item["token"], history, item["processed_at"], days, repair, episodes)
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,7 @@ class SiteState:
 
     version: int
     history: History  # what to judge against
+    episodes: SiteEpisodes = field(default_factory=SiteEpisodes)  # the alert episodes to move on, likewise
     resumed: Inflight | None = None  # this file's own unfinished try
     abandoned: Inflight | None = None  # another file's unfinished try
 
@@ -103,8 +111,9 @@ class SiteState:
 def site_states(
     items: Mapping[str, Mapping[str, Any]], site_ids: Collection[str], token: str, lease: str | None = None
 ) -> dict[str, SiteState]:
-    """Each site's version and the history to judge against: the one saved with the site,
-    or, when this very try (`token`) is in flight there, the one it was judged against first.
+    """Each site's version and the history and episodes to judge against: the ones saved
+    with the site, or, when this very try (`token`) is in flight there, the ones it was
+    judged against first (with the acknowledgements and snoozes made since).
 
     A try in flight under another token is abandoned, unless it is an earlier chunk of the
     same file (`lease`): the file only goes on to a chunk once the one before it is stored.
@@ -114,12 +123,14 @@ def site_states(
         item = items.get(site_id, {})
         inflight = Inflight.from_item(item.get("inflight"))
         version = int(item.get("history_version", 0))
+        episodes = SiteEpisodes.from_item(item.get("episodes"))
         if inflight is not None and inflight.token == token:
-            states[site_id] = SiteState(version, inflight.history, resumed=inflight)
+            marked = inflight.episodes.with_marks_of(episodes)
+            states[site_id] = SiteState(version, inflight.history, marked, resumed=inflight)
             continue
         if inflight is not None and lease is not None and inflight.token.startswith(f"{lease}."):
             inflight = None
-        states[site_id] = SiteState(version, History.from_item(item.get("history")), abandoned=inflight)
+        states[site_id] = SiteState(version, History.from_item(item.get("history")), episodes, abandoned=inflight)
     return states
 
 
@@ -189,15 +200,16 @@ def claimed(
     moved: Mapping[str, History],
     token: str,
     inflight: Mapping[str, Inflight] | None = None,
+    episodes: Mapping[str, SiteEpisodes] | None = None,
 ) -> Iterator[Lease]:
     """Hold the sites in `versions` (as read) for `token` while the body runs, saving the
-    `moved` histories and the `inflight` records with the claim.
+    `moved` histories, the sites' `episodes` and the `inflight` records with the claim.
 
     The lease is released when the body returns. When it raises, the in-flight records stay
     and the lease is left to the file's retry (`failed_lease`), so that the retry resumes the
     same try at once while other files still wait (see the module's docstring).
     """
-    claim(settings, versions, moved, token, inflight)
+    claim(settings, versions, moved, token, inflight, episodes)
     lease = Lease(settings, versions.keys(), token).start()
     try:
         yield lease
@@ -250,14 +262,17 @@ def claim(
     moved: Mapping[str, History],
     token: str,
     inflight: Mapping[str, Inflight] | None = None,
+    episodes: Mapping[str, SiteEpisodes] | None = None,
 ) -> None:
     dynamodb = client(settings, "dynamodb")
     now = _now()
     taken: list[str] = []
-    inflight = inflight or {}
+    inflight, episodes = inflight or {}, episodes or {}
     for sites in chunks(sorted(versions), TRANSACTION_ITEMS):
         actions = [
-            _claim_action(settings, site, versions[site], moved.get(site), inflight.get(site), token, now)
+            _claim_action(
+                settings, site, versions[site], moved.get(site), inflight.get(site), token, now, episodes.get(site)
+            )
             for site in sites
         ]
         try:
@@ -309,6 +324,7 @@ def _claim_action(
     inflight: Inflight | None,
     token: str,
     now: int,
+    episodes: SiteEpisodes | None = None,
 ) -> dict[str, Any]:
     values: dict[str, Any] = {
         ":next": version + 1,
@@ -322,6 +338,9 @@ def _claim_action(
     if history is not None:
         update += ", history = :h"
         values[":h"] = history.to_item()
+    if episodes is not None:
+        update += ", episodes = :e"
+        values[":e"] = episodes.to_item()
     if inflight is not None:
         update += ", inflight = :i"
         values[":i"] = inflight.to_item()

@@ -12,7 +12,8 @@ Four checks, each giving findings a person can act on:
 - rollups: per site, day and hour, the rollup's reading measures equal the sums over the
   records (so a record lost or added shows as a readings count that differs).
 - alerts: no alert text was delivered twice for the same file (where the local alert
-  subscription exists; it is peeked at, never consumed).
+  subscription exists; it is peeked at, never consumed), and every file that changed an
+  alert episode's state records its alert as sent.
 
 Reads are listings by day, one Query per site (sites come from the small sites table) and
 batched gets; nothing scans the records table. The report is data, saved as JSON under the
@@ -155,13 +156,14 @@ def alert_findings(deliveries: Iterable[tuple[str, str]]) -> list[Finding]:
 
 
 def unsent_alert_findings(outcomes: Iterable[FileOutcome]) -> list[Finding]:
-    """Files whose outcome found anomalies or gaps but records no alert sent: an alert lost
-    between its claim and its publish (at most once means it is not sent again), or sent
-    without its message id recorded."""
+    """Files whose outcome changed an alert episode's state but records no alert sent: an
+    alert lost between its claim and its publish (at most once means it is not sent again),
+    or sent without its message id recorded. A file whose anomalies only continue open
+    episodes has no alert of its own, and is not reported."""
     found = []
     for o in sorted(outcomes, key=lambda o: o.source_key):
-        if (o.anomalies or o.missing_intervals) and o.alert_message_id is None:
-            what = f"{o.anomalies} anomalies and {o.missing_intervals} missing intervals"
+        if o.episode_changes and o.alert_message_id is None:
+            what = f"{o.episode_changes} alert episode changes"
             found.append(Finding(ALERTS, o.source_key, f"its outcome has {what} but no alert is recorded as sent"))
     return found
 

@@ -58,6 +58,9 @@ locals {
     ENERGY_TOPIC             = aws_sns_topic.alerts.name
     ENERGY_TOPIC_ARN         = aws_sns_topic.alerts.arn
     ENERGY_MAX_RECEIVE_COUNT = tostring(var.max_receive_count)
+    # Alert episodes: how often a reminder may come, and how long clean before "resolved".
+    ENERGY_REPEAT_INTERVAL_MINUTES = tostring(var.alert_repeat_interval_minutes)
+    ENERGY_RESOLVE_AFTER_MINUTES   = tostring(var.alert_resolve_after_minutes)
   }
 
   tags = merge(

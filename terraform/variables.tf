@@ -86,6 +86,28 @@ variable "max_receive_count" {
   }
 }
 
+variable "alert_repeat_interval_minutes" {
+  type        = number
+  description = "Minutes of readings between reminders of an alert episode that stays active (ENERGY_REPEAT_INTERVAL_MINUTES)."
+  default     = 360
+
+  validation {
+    condition     = var.alert_repeat_interval_minutes >= 1 && floor(var.alert_repeat_interval_minutes) == var.alert_repeat_interval_minutes
+    error_message = "alert_repeat_interval_minutes must be a whole number of minutes, at least 1."
+  }
+}
+
+variable "alert_resolve_after_minutes" {
+  type        = number
+  description = "Minutes of readings a site must be clean of a rule before its alert episode resolves (ENERGY_RESOLVE_AFTER_MINUTES)."
+  default     = 120
+
+  validation {
+    condition     = var.alert_resolve_after_minutes >= 1 && floor(var.alert_resolve_after_minutes) == var.alert_resolve_after_minutes
+    error_message = "alert_resolve_after_minutes must be a whole number of minutes, at least 1."
+  }
+}
+
 variable "lambda_memory_mb" {
   type        = number
   description = "Memory of the processing function in MB (CPU scales with it)."

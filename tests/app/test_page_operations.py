@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 
 from pipeline.aws import client
 from pipeline.events import notification_body
@@ -31,7 +31,13 @@ def send_dead_letter(settings, key: str) -> None:
 def test_empty_stack(open_page, text):
     at = open_page(OPERATIONS)
     said = text(at)
-    for line in ("No anomalies stored yet", "No alerts sent", "No quarantined rows", "dead-letter queue is empty"):
+    for line in (
+        "No anomalies stored yet",
+        "No open alert episodes",
+        "No alerts sent",
+        "No quarantined rows",
+        "dead-letter queue is empty",
+    ):
         assert line in said
     metrics = {m.label: m.value for m in at.metric}
     assert int(metrics["Queued messages"]) <= 1  # the s3:TestEvent at most
@@ -48,9 +54,9 @@ def test_anomalies_alerts_and_health(seeded, stack, open_page):
     assert anomalies["timestamp"].is_monotonic_decreasing
     alerts = tables["Alerts sent"]
     outcomes = file_outcomes(stack, [upload.key for upload in seeded]).values()
-    alerting = [o.source_key for o in outcomes if o.anomalies or o.missing_intervals]
-    assert alerting, "the simulated files carry anomalies"
-    assert sorted(alerts["source_key"]) == sorted(alerting), "one alert per file with anomalies or gaps"
+    alerting = [o.source_key for o in outcomes if o.episode_changes]
+    assert alerting, "the simulated files carry anomalies, which start episodes"
+    assert sorted(alerts["source_key"]) == sorted(alerting), "one alert per file that changed an episode's state"
     assert alerts["delivered"].all(), "each reached the local subscription"
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Last processed file"].endswith("ago") or metrics["Last processed file"] == "just now"
@@ -89,3 +95,32 @@ def test_redrive_a_dead_letter(seeded, stack, process, open_page, text):
     assert at.toast and "Redrove 1 message" in at.toast[0].value
     assert "dead-letter queue is empty" in text(at)
     process()  # the redriven message is processed like any other
+
+
+def test_open_episodes_are_acknowledged_and_snoozed_with_the_buttons(stack, process, open_page):
+    rows = [
+        {"site_id": site, "timestamp": "2026-11-29T06:00:00Z", "energy_generated_kwh": -5, "energy_consumed_kwh": 1}
+        for site in ("site-1", "site-2")
+    ]
+    upload(stack, raw_key("faults.json", datetime.now(UTC), stack), json.dumps(rows).encode())
+    process()
+    at = open_page(OPERATIONS)
+    episodes = frames(at)["Open alert episodes"]
+    assert [tuple(r) for r in episodes[["site_id", "rule", "state", "since", "count"]].itertuples(index=False)] == [
+        ("site-1", "negative_generation", "active", "2026-11-29T06:00:00Z", 1),
+        ("site-2", "negative_generation", "active", "2026-11-29T06:00:00Z", 1),
+    ]
+
+    at.text_input(key="ops_ack_name").input("Ana").run()
+    at.button(key="ops_ack").click().run()
+    assert not at.exception
+    assert at.toast and "site-1 negative_generation acknowledged by Ana" in at.toast[0].value
+
+    at.selectbox(key="ops_episode").select(1).run()
+    at.date_input(key="ops_snooze_day").set_value(date(2026, 11, 30)).run()
+    at.time_input(key="ops_snooze_time").set_value(time(8, 30)).run()
+    at.button(key="ops_snooze").click().run()
+    assert not at.exception
+    episodes = frames(at)["Open alert episodes"]
+    assert list(episodes["state"]) == ["acknowledged", "snoozed until 2026-11-30T08:30:00Z"]
+    assert list(episodes["acknowledged_by"].fillna("")) == ["Ana", ""]

@@ -70,7 +70,7 @@ def test_a_crafted_file_name_shows_as_text_on_the_files_page(stack, crafted_file
 def test_a_crafted_file_name_shows_as_text_on_the_operations_page(crafted_file, open_page):
     at = open_page("pages/operations.py")
     assert_no_live_markdown(at)
-    subjects = [shown(m.value) for m in at.markdown if "Energy anomalies" in shown(m.value)]
+    subjects = [shown(m.value) for m in at.markdown if "Energy alerts" in shown(m.value)]
     assert subjects and CRAFTED[:40] in subjects[0], "the alert subject names the file (cut at 99 characters), as text"
     last = next(m for m in at.metric if m.label == "Last processed file")
     assert shown(last.proto.help).startswith(crafted_file)

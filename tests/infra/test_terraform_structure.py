@@ -126,6 +126,18 @@ def test_every_output_is_described_and_the_app_environment_is_complete(tf) -> No
     assert environment["ENERGY_BACKEND"] == "aws"
 
 
+def test_alert_episode_settings_reach_the_function_with_the_pipelines_defaults(tf) -> None:
+    environment = tf.locals["pipeline_environment"]
+    defaults = Settings()
+    for variable, env_name, attribute in (
+        ("alert_repeat_interval_minutes", "ENERGY_REPEAT_INTERVAL_MINUTES", "repeat_interval_minutes"),
+        ("alert_resolve_after_minutes", "ENERGY_RESOLVE_AFTER_MINUTES", "resolve_after_minutes"),
+    ):
+        assert environment[env_name] == f"${{tostring(var.{variable})}}"
+        assert tf.default(variable) == getattr(defaults, attribute)
+    assert (defaults.repeat_interval_minutes, defaults.resolve_after_minutes) == (360, 120)
+
+
 def test_the_function_gets_the_same_environment_as_the_app(tf) -> None:
     function = tf.resource("aws_lambda_function", "pipeline")
     assert function["environment"] == [{"variables": "${local.pipeline_environment}"}]

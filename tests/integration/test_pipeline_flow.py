@@ -222,15 +222,15 @@ def test_two_files_of_one_site_at_once_lose_nothing(settings, runner, monkeypatc
     raced = []
     real_claim = site_claims.claim
 
-    def claim_after_a_rival(settings_, versions, moved, token, inflight=None):
+    def claim_after_a_rival(settings_, versions, moved, token, inflight=None, episodes=None):
         if not raced:  # another invocation claims the site first, and is done with it
             real_claim(settings_, versions, moved, "rival")
             site_claims.release(settings_, versions, "rival")
             try:
-                real_claim(settings_, versions, moved, token, inflight)
+                real_claim(settings_, versions, moved, token, inflight, episodes)
             finally:
                 raced.append([r.timestamp for r in site_records(settings, "site-1")])
-        real_claim(settings_, versions, moved, token, inflight)
+        real_claim(settings_, versions, moved, token, inflight, episodes)
 
     monkeypatch.setattr(site_claims, "claim", claim_after_a_rival)
     raw_files.upload(settings, "raw/2026/11/29/b.json", json.dumps([reading(ts="2026-11-29T06:15:00Z")]).encode())

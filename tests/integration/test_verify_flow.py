@@ -188,5 +188,5 @@ def test_an_alert_claimed_by_a_process_that_died_before_publishing_is_reported(s
     outcome = file_outcomes(settings, [KEY])[KEY]
     assert outcome.anomalies == 1 and outcome.alert_message_id is None, "at most once: not sent again"
     assert problems(checked(settings), "alerts") == {
-        KEY: "its outcome has 1 anomalies and 0 missing intervals but no alert is recorded as sent"
+        KEY: "its outcome has 1 alert episode changes but no alert is recorded as sent"
     }

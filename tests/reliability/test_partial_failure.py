@@ -6,7 +6,8 @@ rejected row, a duplicate and two days for each of two sites, with more records 
 BatchWriteItem takes. It is processed once
 undisturbed, then again on a fresh stack once for every write call it makes, with that call
 failing (1st, 2nd, ... Nth) and SQS redelivering the message. Every run must store the same
-records with the same reasons, the same rollups, the same ledger counts and one alert.
+records with the same reasons, the same rollups, the same ledger counts, the same alert
+episodes and one alert with the same text.
 """
 
 from __future__ import annotations
@@ -106,6 +107,8 @@ def state(settings: Settings) -> dict:
         "rollups": rollups,
         "outcome": {f: getattr(outcome, f) for f in OUTCOME_FIELDS},
         "alerts": len(alerts),
+        "alert texts": sorted(a.message for a in alerts),
+        "episodes": {s: sites[s].get("episodes") for s in SITES},
         "histories": {s: sites[s]["history"] for s in SITES},
         "left held": [s for s in SITES if {"lease", "inflight"} & sites[s].keys()],
         "quarantined rows": [r["row"] for r in raw_files.read_rejects(settings, KEY)],

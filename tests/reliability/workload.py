@@ -2,11 +2,12 @@
 
 Files of three sites whose records cannot legitimately depend on the order the files are
 stored in: the sites have no known cadence (so no missing intervals are counted between
-files), consumption stays in a narrow band (no spikes) and no value repeats twice in a row
-(no flatlines). The only anomalies are value anomalies (negative generation), which every
-order judges alike. So whatever order faults, retries, duplicates or a newest-first upload
-put the files in, the records, rollups and ledger must equal those of an undisturbed run;
-a difference is a reading lost, doubled or judged twice. Order-sensitive judgement is
+files), consumption stays in a narrow band (no spikes), no value repeats more than twice
+in a row (no flatlines) and generation never moves in equal steps (no interpolation). The
+only anomalies are value anomalies (negative generation), which every order judges alike.
+So whatever order faults, retries, duplicates or a newest-first upload put the files in,
+the records, rollups and ledger must equal those of an undisturbed run; a difference is a
+reading lost, doubled or judged twice. Order-sensitive judgement is
 covered by test_partial_failure.py.
 """
 
@@ -50,7 +51,9 @@ def file_key(number: int) -> str:
 
 
 def alerting(number: int) -> bool:
-    """Every third file carries a negative generation and so sends one alert."""
+    """Every third file starts with a negative generation and so sends one alert: the episode
+    it starts resolves within the file (from 10 readings on, 2 h 15 min of clean readings
+    follow it), or at once when a newer file of the site came first, never in another file."""
     return number % 3 == 1
 
 
@@ -60,7 +63,9 @@ def file_rows(number: int, readings: int, sites: Sequence[str] = SITES) -> list[
     for site in sites:
         for i in range(readings):
             slot = number * readings + i
-            generated = -1.5 if alerting(number) and i == readings // 2 else 1 + (slot % 7) / 10
+            # irregular steps and no value three times in a row: no series rule (flatline,
+            # interpolation) fires, in any order the files are stored in
+            generated = -1.5 if alerting(number) and i == 0 else 1 + (slot * slot % 13) / 10
             rows.append(
                 {
                     "site_id": site,

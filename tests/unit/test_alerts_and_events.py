@@ -5,6 +5,7 @@ import pytest
 
 from pipeline.alerts import Findings, compose_alert
 from pipeline.anomalies import Gap
+from pipeline.episodes import MISSING_DATA, RESOLVED, STARTED, Notice
 from pipeline.events import MalformedEvent, notification_body, objects_in_notification, objects_in_sqs_body
 from pipeline.records import derive
 from pipeline.validation import Reading
@@ -16,8 +17,15 @@ def anomaly(i: int):
     return derive(reading, ("negative_generation",), "raw/2026/11/29/a.json", "2026-11-29T07:00:00Z")
 
 
+def started(site_id: str, rule: str, at: str = "2026-11-29T06:00:00Z") -> Notice:
+    return Notice(STARTED, site_id, rule, at, at, 1, 1)
+
+
 def found(anomalies, gaps=(), max_listed=20) -> Findings:
-    return Findings().add(anomalies, list(gaps), max_listed)
+    """Findings of readings that each start an episode of their site."""
+    notices = [started(r.site_id, why) for r in anomalies for why in r.anomaly_reasons]
+    notices += [started(g.site_id, MISSING_DATA) for g in gaps]
+    return Findings().add(anomalies, list(gaps), max_listed, notices)
 
 
 def test_alert_keeps_the_original_lines():
@@ -26,20 +34,33 @@ def test_alert_keeps_the_original_lines():
         "Anomaly Detected!\nSite: site-1\nTimestamp: 2026-11-29T06:01:00Z\nGenerated: -10\nConsumed: 20"
         in alert.message
     )
-    assert alert.subject == "Energy anomalies: 1 anomaly in a.json"
+    assert alert.subject == "Energy alerts: 1 episode started in a.json"
+    assert "STARTED   site-1 negative_generation at 2026-11-29T06:00:00Z" in alert.message
+    assert "python -m pipeline alerts ack SITE RULE" in alert.message and "Operations page" in alert.message
 
 
 def test_alert_is_capped_with_a_count_of_the_rest():
     alert = compose_alert("raw/2026/11/29/a.json", found([anomaly(i) for i in range(25)]), max_listed=20)
     assert alert.message.count("Anomaly Detected!") == 20
-    assert alert.message.endswith("... and 5 more anomalies in this file.")
-    assert alert.message.startswith("25 anomalies at 25 sites in raw/2026/11/29/a.json")
+    assert "... and 5 more anomalies in this file." in alert.message
+    assert alert.message.startswith("25 episodes started in raw/2026/11/29/a.json")
+    assert "... and 5 more changes." in alert.message
+
+
+def test_readings_that_only_continue_an_episode_are_not_listed():
+    resolved = Notice(RESOLVED, "site-2", "negative_generation", "2026-11-29T01:00:00Z", "2026-11-29T06:00:00Z", 3, 0)
+    findings = Findings().add([anomaly(1), anomaly(2)], [], 20, [started("site-1", "negative_generation"), resolved])
+    alert = compose_alert("raw/2026/11/29/a.json", findings, max_listed=20)
+    assert alert.message.count("Anomaly Detected!") == 1 and "Site: site-2\n" not in alert.message
+    assert "RESOLVED  site-2 negative_generation since 2026-11-29T01:00:00Z" in alert.message
+    assert alert.subject == "Energy alerts: 1 episode started, 1 resolved in a.json"
 
 
 def test_findings_gathered_chunk_by_chunk_say_what_one_pass_would_and_stay_bounded():
     findings = Findings()
     for start in range(0, 25, 7):
-        findings = findings.add([anomaly(i) for i in range(start, min(25, start + 7))], [], max_listed=20)
+        chunk = [anomaly(i) for i in range(start, min(25, start + 7))]
+        findings = findings.add(chunk, [], 20, [started(r.site_id, "negative_generation") for r in chunk])
     findings = Findings.from_item(findings.to_item())  # as kept with the file's progress
     assert len(findings.anomalies) == 20 and findings.anomaly_count == 25
     assert compose_alert("raw/2026/11/29/a.json", findings, 20) == compose_alert(
@@ -49,7 +70,8 @@ def test_findings_gathered_chunk_by_chunk_say_what_one_pass_would_and_stay_bound
 
 def test_gaps_are_reported_as_anomalies_of_the_site():
     alert = compose_alert("raw/2026/11/29/a.json", found([], [Gap("site-3", "2026-11-29T05:00:00Z", 4)]), max_listed=20)
-    assert alert.subject == "Energy anomalies: 1 gap in a.json"
+    assert alert.subject == "Energy alerts: 1 episode started in a.json"
+    assert "STARTED   site-3 missing_data" in alert.message
     assert "Missing readings:\nSite: site-3 missed 4 readings from 2026-11-29T05:00:00Z" in alert.message
 
 

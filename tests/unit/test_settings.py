@@ -1,5 +1,6 @@
 import pytest
 
+from pipeline.episodes import Policy
 from pipeline.settings import ConfigError, Settings
 
 
@@ -15,6 +16,14 @@ def test_aws_backend_uses_the_default_chain_and_no_endpoint():
     assert (settings.endpoint_url, settings.region, settings.table) == (None, "eu-west-1", "prod_energy")
 
 
+def test_alert_episode_timing_defaults_to_6_h_and_2_h_and_reads_minutes():
+    from datetime import timedelta
+
+    assert Settings.from_env({}).episode_policy() == Policy(timedelta(hours=6), timedelta(hours=2))
+    env = {"ENERGY_REPEAT_INTERVAL_MINUTES": "90", "ENERGY_RESOLVE_AFTER_MINUTES": "30"}
+    assert Settings.from_env(env).episode_policy() == Policy(timedelta(minutes=90), timedelta(minutes=30))
+
+
 def test_explicit_endpoint_wins():
     assert Settings.from_env({"AWS_ENDPOINT_URL": "http://localhost:4566"}).endpoint_url == "http://localhost:4566"
 
@@ -25,6 +34,8 @@ def test_explicit_endpoint_wins():
         ({"ENERGY_BACKEND": "gcp"}, "ENERGY_BACKEND must be one of local, aws"),
         ({"ENERGY_LOCAL_PORT": "http"}, "ENERGY_LOCAL_PORT must be a whole number"),
         ({"ENERGY_MAX_RECEIVE_COUNT": "0"}, "ENERGY_MAX_RECEIVE_COUNT must be positive"),
+        ({"ENERGY_REPEAT_INTERVAL_MINUTES": "6h"}, "ENERGY_REPEAT_INTERVAL_MINUTES must be a whole number"),
+        ({"ENERGY_RESOLVE_AFTER_MINUTES": "0"}, "ENERGY_RESOLVE_AFTER_MINUTES must be positive"),
     ],
 )
 def test_bad_values_are_named(env, message):

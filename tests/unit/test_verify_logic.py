@@ -119,14 +119,16 @@ def test_a_report_round_trips_and_renders_plain_text():
     assert "OK" in render(Report("2026-11-29T12:00:00Z", None))
 
 
-def test_a_file_with_anomalies_and_no_alert_recorded_is_a_finding():
+def test_a_file_that_changed_an_episode_and_has_no_alert_recorded_is_a_finding():
     from dataclasses import replace
 
     from pipeline.verify import unsent_alert_findings
 
-    quiet, lost = outcome(key="quiet"), replace(outcome(key="lost"), anomalies=3)
-    sent = replace(outcome(key="sent"), anomalies=2, alert_message_id="m-1")
-    gaps = replace(outcome(key="gaps"), missing_intervals=4)
-    found = unsent_alert_findings([quiet, lost, sent, gaps])
+    quiet, lost = outcome(key="quiet"), replace(outcome(key="lost"), anomalies=3, episode_changes=1)
+    sent = replace(outcome(key="sent"), anomalies=2, episode_changes=1, alert_message_id="m-1")
+    gaps = replace(outcome(key="gaps"), missing_intervals=4, episode_changes=2)
+    # anomalies that only continue an open episode: the file has no alert of its own
+    continuing = replace(outcome(key="continuing"), anomalies=5)
+    found = unsent_alert_findings([quiet, lost, sent, gaps, continuing])
     assert [(f.check, f.subject) for f in found] == [("alerts", "gaps"), ("alerts", "lost")]
-    assert "3 anomalies and 0 missing intervals but no alert is recorded as sent" in found[1].problem
+    assert "1 alert episode changes but no alert is recorded as sent" in found[1].problem
