@@ -215,7 +215,8 @@ def claimed(
         yield lease
     except BaseException:
         lease.stop()
-        _let_go(partial(_leave_to_retry, settings, versions, token), "lease_not_left_to_retry", token)
+        for site_id in sorted(versions):  # site by site: each hand-over has all its tries
+            _let_go(partial(_leave_to_retry, settings, site_id, token), "lease_not_left_to_retry", token)
         raise
     lease.stop()
     _let_go(partial(release, settings, versions, token), "lease_not_released", token)
@@ -240,20 +241,19 @@ def failed_lease(token: str) -> str:
     return f"{token.split('#', 1)[0]}#failed"
 
 
-def _leave_to_retry(settings: Settings, site_ids: Collection[str], token: str) -> None:
-    """Hand each site's lease on to the file's next attempt (`failed_lease`), keeping its expiry."""
+def _leave_to_retry(settings: Settings, site_id: str, token: str) -> None:
+    """Hand the site's lease on to the file's next attempt (`failed_lease`), keeping its expiry."""
     dynamodb = client(settings, "dynamodb")
-    for site_id in sorted(site_ids):
-        try:
-            dynamodb.update_item(
-                TableName=settings.sites_table,
-                Key=marshal({"site_id": site_id}),
-                UpdateExpression="SET lease = :failed",
-                ConditionExpression="lease = :t",
-                ExpressionAttributeValues=marshal({":t": token, ":failed": failed_lease(token)}),
-            )
-        except dynamodb.exceptions.ConditionalCheckFailedException:
-            pass  # handed on by an earlier round, or taken by another file once it ran out
+    try:
+        dynamodb.update_item(
+            TableName=settings.sites_table,
+            Key=marshal({"site_id": site_id}),
+            UpdateExpression="SET lease = :failed",
+            ConditionExpression="lease = :t",
+            ExpressionAttributeValues=marshal({":t": token, ":failed": failed_lease(token)}),
+        )
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        pass  # handed on by an earlier round, or taken by another file once it ran out
 
 
 def claim(
