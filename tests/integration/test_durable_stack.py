@@ -70,7 +70,10 @@ def everything(settings: Settings) -> dict[str, Any]:
 
 
 def test_a_normal_stop_keeps_objects_records_rollups_ledger_quarantine_and_queues(tmp_path: Path):
-    # GIVEN a stack on a data directory that has processed a good file, a bad one and an anomaly
+    # GIVEN a stack on a data directory that has processed a good file, a bad one and an anomaly,
+    # in a process whose memory holds nothing else (moto's backends are per process: other
+    # tests leave items in tables of the same names)
+    BackendDict.reset()
     stack = start_stack(Settings.from_env({}), 0, data_dir=tmp_path)
     try:
         settings = stack.settings
