@@ -191,3 +191,23 @@ def test_new_capacity_applies_to_the_next_file(cli, settings, runner):
     records = {r.timestamp: r.anomaly_reasons for r in site_records(settings, "site-1")}
     assert records["2026-11-29T10:00:00Z"] == (), "the file stored before keeps its flags"
     assert records["2026-11-29T10:15:00Z"] == ("generation_above_capacity",)
+
+
+def test_an_import_cut_short_by_aws_says_so_and_importing_again_finishes_it(cli, settings, tmp_path, capsys):
+    from tests.reliability.faults import FaultPlan, injected
+
+    path = tmp_path / "sites.csv"
+    path.write_text(GOOD)
+    plan = FaultPlan(fail_at=2, only=lambda call: call == "dynamodb.UpdateItem")  # the second site's write
+    with injected(settings.for_people(), plan):  # the CLI's clients (interactive retries)
+        plan.active = True
+        code, out = cli("sites", "import", str(path))
+    assert plan.failed == ["dynamodb.UpdateItem"] and code == 1 and "imported" not in out
+    assert capsys.readouterr().err.startswith("error: ")
+    written = [s for s in ("harbour", "north") if (get_site_item(settings, s) or {}).get("kind")]
+    assert len(written) == 1, "one site was written before the failure"
+
+    code, out = cli("sites", "import", str(path))
+    assert code == 0 and out.splitlines()[-1] == "imported 2 site(s): 1 new, 0 changed, 1 unchanged"
+    assert get_site_item(settings, "north")["capacity_kw"] == Decimal("12.5")
+    assert get_site_item(settings, "harbour")["kind"] == "wind"
