@@ -1,7 +1,8 @@
 """The `energy_data` table: storing records idempotently and reading them by key.
 
 Storing compares each record with the item already there (BatchGetItem), writes only what
-changed (BatchWriteItem) and moves the rollups by exactly that change. Reads are Queries on
+changed (BatchWriteItem) and moves the rollups by exactly that change. A record an analyst
+edited is the analyst's: processing leaves it as it is. Reads are Queries on
 the key or on the sparse anomaly index; nothing here scans the table.
 """
 
@@ -22,8 +23,9 @@ from pipeline.site_claims import Lease
 
 @dataclass(frozen=True)
 class Stored:
-    written: int  # new or changed records
-    unchanged: int  # already stored with the same values
+    written: int  # new or changed readings
+    unchanged: int  # already stored with the same values, or edited by an analyst
+    estimated: int = 0  # new or changed estimates (not counted above)
 
 
 def existing_records(settings: Settings, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Record]:
@@ -44,13 +46,19 @@ def store_records(
     *,
     resuming: Collection[str] = (),
     lease: Lease | None = None,
+    keep_edited: bool = True,
 ) -> Stored:
     """Write what changed since `before`, rollups first and records after them, so that a
     retry resuming this try (its sites in `resuming`) finds every moved day marked with its
     token. `extra` adds measures that are not readings (missing intervals) to the same
     rollup update. On a resumed site, a record stored by the earlier try (equal to the
-    letter, processing time included) counts as written, as the first try would have said."""
-    changes = [(before.get(r.key), r) for r in records if r.key not in before or not before[r.key].same_values(r)]
+    letter, processing time included) counts as written, as the first try would have said.
+    `keep_edited=False` is for the edit itself (`record_edits`)."""
+    changes = [
+        (old, r)
+        for r in records
+        if (old := before.get(r.key)) is None or not (old.same_values(r) or (keep_edited and old.edited))
+    ]
     moves = deltas(changes)
     for key, delta in (extra or {}).items():
         moves[key] = {**moves.get(key, {}), **delta}
@@ -58,8 +66,14 @@ def store_records(
     if lease is not None:
         lease.check()
     batch_write(settings, settings.table, [new.to_item() for _, new in changes])
-    earlier = sum(1 for r in records if r.site_id in resuming and before.get(r.key) == r)
-    return Stored(written=len(changes) + earlier, unchanged=len(records) - len(changes) - earlier)
+    readings = [r for r in records if not r.estimated]
+    written = sum(1 for _, new in changes if not new.estimated)
+    earlier = sum(1 for r in readings if r.site_id in resuming and before.get(r.key) == r)
+    return Stored(
+        written=written + earlier,
+        unchanged=len(readings) - written - earlier,
+        estimated=len(changes) - written,
+    )
 
 
 def site_records(

@@ -4,11 +4,18 @@ A record is one item of the `energy_data` table, under the original attribute na
 Anomalous records also carry `anomaly_shard`, the key of a sparse index that lists recent
 anomalies across all sites without a Scan; the shard spreads those writes over several
 index partitions so that no single key takes every anomaly.
+
+Not every record is a meter's reading as it came: an estimate fills a missing interval
+(`estimate_method`, see `pipeline.estimates`), and an analyst may correct a record or
+dismiss its reasons as a false positive (`pipeline.record_edits`). An edited record keeps
+the values it had before its first edit (`original`) and every edit made to it (`edits`:
+who, when, old and new values, why); processing never writes over it again.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -28,10 +35,29 @@ class Record:
     anomaly_reasons: tuple[str, ...]
     source_key: str
     processed_at: str
+    estimate_method: str | None = None  # "linear" or "profile": no meter sent this value
+    original: Mapping[str, Any] | None = None  # the values before the first edit (`values`)
+    edits: tuple[Mapping[str, Any], ...] = ()  # the audit trail, oldest first
 
     @property
     def anomaly(self) -> bool:
         return bool(self.anomaly_reasons)
+
+    @property
+    def estimated(self) -> bool:
+        return self.estimate_method is not None
+
+    @property
+    def edited(self) -> bool:
+        return self.original is not None
+
+    def values(self) -> dict[str, Any]:
+        """What an edit changes, as the audit trail and `original` keep it."""
+        return {
+            "energy_generated_kwh": self.energy_generated_kwh,
+            "energy_consumed_kwh": self.energy_consumed_kwh,
+            "anomaly_reasons": list(self.anomaly_reasons),
+        }
 
     @property
     def holds_energy(self) -> bool:
@@ -49,6 +75,8 @@ class Record:
             self.energy_generated_kwh == other.energy_generated_kwh
             and self.energy_consumed_kwh == other.energy_consumed_kwh
             and self.anomaly_reasons == other.anomaly_reasons
+            and self.estimate_method == other.estimate_method
+            and self.edits == other.edits
         )
 
     def to_item(self) -> dict[str, Any]:
@@ -65,6 +93,12 @@ class Record:
         }
         if self.anomaly:
             item["anomaly_shard"] = anomaly_shard(self.site_id, self.timestamp)
+        if self.estimate_method is not None:
+            item["estimated"] = True
+            item["estimate_method"] = self.estimate_method
+        if self.original is not None:
+            item["original"] = dict(self.original)
+            item["edits"] = [dict(edit) for edit in self.edits]
         return item
 
     @classmethod
@@ -78,6 +112,9 @@ class Record:
             anomaly_reasons=tuple(item.get("anomaly_reasons") or ()),
             source_key=item.get("source_key", ""),
             processed_at=item.get("processed_at", ""),
+            estimate_method=item.get("estimate_method"),
+            original=item.get("original"),
+            edits=tuple(item.get("edits") or ()),
         )
 
 

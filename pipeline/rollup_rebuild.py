@@ -48,15 +48,18 @@ class Difference:
 def expected_days(records: Iterable[Record]) -> dict[DayKey, Hours]:
     """The reading measures per (site, day) and hour that `records` add up to.
 
-    Streams: it keeps one small map per hour, never the records themselves.
+    Streams: it keeps one small map per hour, never the records themselves. Measures that
+    sum to zero are left out, as the files' deltas leave them out (items stay small).
     """
     days: dict[DayKey, Hours] = defaultdict(dict)
     for record in records:
         hours = days[(record.site_id, record.timestamp[:10])]
-        totals = hours.setdefault(record.timestamp[11:13], dict.fromkeys(READING_MEASURES, Decimal(0)))
+        totals = hours.setdefault(record.timestamp[11:13], {})
         for measure, value in contribution(record).items():
-            totals[measure] += value
-    return dict(days)
+            totals[measure] = totals.get(measure, Decimal(0)) + value
+    return {
+        key: {hh: {m: v for m, v in totals.items() if v} for hh, totals in hours.items()} for key, hours in days.items()
+    }
 
 
 def differences(site_id: str, day: str, stored: Mapping[str, Mapping[str, Any]], expected: Hours) -> list[Difference]:

@@ -33,7 +33,17 @@ from pipeline.dynamo import batch_get, batch_write, marshal, query
 from pipeline.records import Record
 from pipeline.settings import Settings
 
-READING_MEASURES = ("generated_kwh", "consumed_kwh", "net_kwh", "self_supplied_kwh", "readings", "anomalies")
+READING_MEASURES = (
+    "generated_kwh",
+    "consumed_kwh",
+    "net_kwh",
+    "self_supplied_kwh",
+    "readings",
+    "anomalies",
+    "estimated_generated_kwh",
+    "estimated_consumed_kwh",
+    "estimated_readings",
+)
 RollupKey = tuple[str, str]
 Delta = dict[str, Decimal]
 
@@ -49,6 +59,9 @@ class Rollup:
     readings: int
     anomalies: int
     missing_intervals: int = 0  # readings the site should have sent in this hour and did not
+    estimated_generated_kwh: Decimal = Decimal(0)  # estimates of the missing intervals, apart from readings
+    estimated_consumed_kwh: Decimal = Decimal(0)
+    estimated_readings: int = 0
 
     @classmethod
     def from_measures(cls, site_id: str, hour: str, measures: Mapping[str, Any]) -> Rollup:
@@ -62,6 +75,9 @@ class Rollup:
             readings=int(measures.get("readings", 0)),
             anomalies=int(measures.get("anomalies", 0)),
             missing_intervals=int(measures.get("missing_intervals", 0)),
+            estimated_generated_kwh=measures.get("estimated_generated_kwh", Decimal(0)),
+            estimated_consumed_kwh=measures.get("estimated_consumed_kwh", Decimal(0)),
+            estimated_readings=int(measures.get("estimated_readings", 0)),
         )
 
 
@@ -76,7 +92,14 @@ def day_of(hour: str) -> str:
 def contribution(record: Record) -> Delta:
     """What one record adds to its hour. A sentinel reading counts as a reading (and an
     anomaly) but adds no energy to either column, so that net and self-sufficiency still
-    compare the same intervals."""
+    compare the same intervals. An estimate is no reading: it adds to the estimated measures
+    only, so that a chart can tell how much of an hour's energy no meter measured."""
+    if record.estimated:
+        return {
+            "estimated_generated_kwh": record.energy_generated_kwh,
+            "estimated_consumed_kwh": record.energy_consumed_kwh,
+            "estimated_readings": Decimal(1),
+        }
     if not record.holds_energy:
         return {"readings": Decimal(1), "anomalies": Decimal(1)}
     generated, consumed = record.energy_generated_kwh, record.energy_consumed_kwh
