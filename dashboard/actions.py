@@ -6,6 +6,7 @@ import time
 
 from dashboard import data
 from pipeline import dead_letters, episode_marks, site_registry
+from pipeline.aws import caller_arn
 from pipeline.settings import Settings
 from pipeline.site_fields import SiteChange
 
@@ -34,7 +35,7 @@ def save_sites(settings: Settings, changes: list[SiteChange]) -> list[site_regis
 
 def acknowledge_episode(settings: Settings, site_id: str, rule: str, name: str) -> str:
     """Acknowledge in the name given, or else as the AWS identity in use; returns who."""
-    by = name.strip() or episode_marks.caller_name(settings)
+    by = name.strip() or caller_arn(settings)
     episode_marks.acknowledge(settings, site_id, rule, by)
     data.episode_frame.clear()
     return by

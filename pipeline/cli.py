@@ -18,7 +18,7 @@ from typing import TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline import dead_letters, episode_marks, raw_files, rollup_rebuild, site_fields, site_registry, verify
-from pipeline.aws import client, describe_error
+from pipeline.aws import caller_arn, client, describe_error
 from pipeline.bootstrap import bootstrap
 from pipeline.events import notification_body
 from pipeline.processing import now_iso, process_object
@@ -427,7 +427,7 @@ def cmd_verify(settings: Settings, args: argparse.Namespace, out: TextIO) -> int
 
 def cmd_alerts(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     if args.action == "ack":
-        by = args.by or episode_marks.caller_name(settings)
+        by = args.by or caller_arn(settings)
         episode_marks.acknowledge(settings, args.site, args.rule, by)
         print(f"{args.site} {args.rule}: acknowledged by {by}; no reminders until it resolves", file=out)
         return 0
