@@ -251,7 +251,8 @@ def _judge_and_store(
     counted = {  # already counted into the episodes: stored as they are, or an analyst's since
         r.key
         for r in assessment.records
-        if (old := before.get(r.key)) and (old.edited or old.same_values(r) and not (r.site_id in resumed and old == r))
+        if (old := before.get(r.key))
+        and (old.edited or old.same_values(r) and not (r.site_id in resumed and old == r))
     }
     episodes, notices = advance_sites(
         {site_id: state.episodes for site_id, state in states.items()},
