@@ -90,8 +90,10 @@ def corrected(
     """The record with the analyst's values (a value not given is kept) and no reasons."""
     if generated is None and consumed is None:
         raise EditRefused("Give a corrected generated or consumed value (or both).")
-    new_generated = _value(generated, "energy_generated_kwh") if generated is not None else old.energy_generated_kwh
-    new_consumed = _value(consumed, "energy_consumed_kwh") if consumed is not None else old.energy_consumed_kwh
+    new_generated = (
+        check_value(generated, "energy_generated_kwh") if generated is not None else old.energy_generated_kwh
+    )
+    new_consumed = check_value(consumed, "energy_consumed_kwh") if consumed is not None else old.energy_consumed_kwh
     for kept, given, name in ((new_generated, generated, "generated"), (new_consumed, consumed, "consumed")):
         if given is None and SENTINEL_VALUE in old.anomaly_reasons and is_sentinel(kept):
             raise EditRefused(
@@ -156,10 +158,16 @@ def audit_rows(records: Iterable[Record]) -> list[AuditRow]:
     return sorted(rows, key=lambda row: (row.at, row.timestamp))
 
 
-def describe_values(values: Mapping[str, Any]) -> str:
-    """`generated 12.5, consumed 8.1 [reasons]`, the way the history prints a side of an edit."""
-    reasons = ", ".join(values.get("anomaly_reasons") or ()) or "no reasons"
-    return f"generated {values.get('energy_generated_kwh')}, consumed {values.get('energy_consumed_kwh')} ({reasons})"
+def describe_change(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:
+    """What an edit changed, e.g. `generated 12.5 -> 20; reasons negative_generation -> none`."""
+    parts = []
+    for name, label in VALUE_NAMES.items():
+        if old.get(name) != new.get(name):
+            parts.append(f"{label} {old.get(name)} -> {new.get(name)}")
+    before, after = (", ".join(side.get("anomaly_reasons") or ()) or "none" for side in (old, new))
+    if before != after:
+        parts.append(f"reasons {before} -> {after}")
+    return "; ".join(parts) or "no change"
 
 
 def reading_key(site_id: object, timestamp: object) -> tuple[str, str]:
@@ -181,7 +189,8 @@ def _with_entry(old: Record, new: Record, action: str, by: str, why: str, at: st
     return replace(new, original=old.original or old.values(), edits=(*old.edits, entry))
 
 
-def _value(value: object, name: str) -> Decimal:
+def check_value(value: object, name: str) -> Decimal:
+    """An analyst's value, held to the rules a meter's reading is held to (`validation`)."""
     number, reasons = check_energy(value, name)
     if number is None:
         code = reasons[0].removeprefix(f"{name}_") if reasons else "not_number"
