@@ -291,7 +291,7 @@ def run(prepared: list[Prepared]) -> tuple[dict[str, Outcome], float]:
             done = file_outcomes(settings, keys[site_id])
             if len(done) != len(keys[site_id]):
                 raise SystemExit(f"{site_id}: {len(done)} of {len(keys[site_id])} files processed")
-            reasons = {r.timestamp: r.anomaly_reasons for r in site_records(settings, site_id)}
+            reasons = {r.timestamp: r.anomaly_reasons for r in site_records(settings, site_id) if not r.estimated}
             alerted = sum(1 for o in done.values() if o.alert_message_id)
             outcomes[site_id] = Outcome(reasons, len(done), alerted)
     return outcomes, elapsed

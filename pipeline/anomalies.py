@@ -24,6 +24,7 @@ from decimal import Decimal
 from statistics import median
 from typing import Any
 
+from pipeline.estimates import MAX_ESTIMATES, Edge, Estimate, Policy, Profile, estimate_gap
 from pipeline.sites import Site
 from pipeline.solar import sun_elevation_degrees
 from pipeline.validation import Reading
@@ -113,6 +114,15 @@ class Thresholds:
     standby_k: float = setting(
         5.0, 1.0, 100.0, "a site of unknown capacity may draw this many times its learned median standby"
     )
+    interpolate_max_minutes: int = setting(
+        120, 0, 1440, "gaps up to this long are estimated by linear interpolation (0: never)"
+    )
+    estimate_max_hours: int = setting(
+        168, 0, 744, "longer gaps up to this long are estimated from the site's profile (0: no estimates at all)"
+    )
+    profile_days: int = setting(
+        7, 1, 60, "recent days the profile averages each hour over (estimates need half of them seen)"
+    )
 
     @classmethod
     def for_site(cls, site: Site | None) -> Thresholds:
@@ -151,6 +161,7 @@ class History:
     shape_days: int = 0  # how many days with generation the shape has been gathered over
     shape: tuple[Decimal, ...] = ()  # the best of each hour on recent days; empty until the first day ends
     today: tuple[Decimal, ...] = ()
+    profile: Profile = field(default_factory=Profile)  # the average of each hour on recent days, for estimates
 
     def to_item(self) -> dict[str, object]:
         item: dict[str, object] = {
@@ -165,6 +176,10 @@ class History:
             value = getattr(self, name)
             if value:
                 item[name] = list(value) if isinstance(value, tuple) else value
+        if self.profile.weight:
+            item["profile_generated"] = list(self.profile.generated)
+            item["profile_consumed"] = list(self.profile.consumed)
+            item["profile_weight"] = list(self.profile.weight)
         return item
 
     @classmethod
@@ -185,6 +200,11 @@ class History:
             shape_days=int(item.get("shape_days", 0)),  # type: ignore[arg-type]
             shape=tuple(item.get("shape", ())),  # type: ignore[arg-type]
             today=tuple(item.get("today", ())),  # type: ignore[arg-type]
+            profile=Profile(
+                generated=tuple(item.get("profile_generated", ())),  # type: ignore[arg-type]
+                consumed=tuple(item.get("profile_consumed", ())),  # type: ignore[arg-type]
+                weight=tuple(int(w) for w in item.get("profile_weight", ())),  # type: ignore[attr-defined]
+            ),
         )
 
 
@@ -202,6 +222,7 @@ class Detection:
     reasons: dict[tuple[str, str], tuple[str, ...]]
     gaps: list[Gap]
     histories: dict[str, History] = field(default_factory=dict)  # sites whose history moved
+    estimates: list[Estimate] = field(default_factory=list)  # for the gaps' intervals (`pipeline.estimates`)
 
 
 # Value rules -----------------------------------------------------------------------------
@@ -378,11 +399,13 @@ def detect_file(
 
     Series rules judge a reading once, when it arrives after the site's last reading. A
     reading that arrives again (redelivery, replay, or late) keeps the series reasons it was
-    given then (`judged`), so processing a file twice stores the same records.
+    given then (`judged`), so processing a file twice stores the same records. Gaps are
+    found, and estimated, likewise once.
     """
     judged = judged or {}
     reasons: dict[tuple[str, str], tuple[str, ...]] = {}
     gaps: list[Gap] = []
+    estimates: list[Estimate] = []
     moved: dict[str, History] = {}
     by_site: dict[str, list[Reading]] = {}
     for reading in readings:
@@ -403,6 +426,7 @@ def detect_file(
             if "future_timestamp" in found or not in_order:
                 reasons[key] = found + tuple(r for r in judged.get(key, ()) if r in SERIES_REASONS)
                 continue
+            prior = history
             if SENTINEL_VALUE in found:  # no data: the series rules neither judge nor remember it
                 reasons[key] = found
                 gap = _gap(reading, history.last_timestamp, context)
@@ -411,11 +435,58 @@ def detect_file(
                 series, history, gap = _judge_in_order(reading, found, history, context)
                 reasons[key] = found + series
                 history = learn_standby(history, reading, found, context)
+                if not reasons[key]:
+                    history = replace(history, profile=_learned(history.profile, reading, context))
             if gap:
                 gaps.append(gap)
+                estimates += _estimates(reading, reasons[key], prior, context, MAX_ESTIMATES - len(estimates))
         if history != start:
             moved[site_id] = history
-    return Detection(reasons, gaps, moved)
+    return Detection(reasons, gaps, moved, estimates)
+
+
+def _policy(context: Context) -> Policy:
+    thresholds = context.thresholds
+    return Policy(
+        interval_minutes=context.site.interval_minutes,  # type: ignore[union-attr]  # known: there is a gap
+        interpolate_max_minutes=thresholds.interpolate_max_minutes,
+        estimate_max_hours=thresholds.estimate_max_hours,
+        profile_days=thresholds.profile_days,
+    )
+
+
+def _learned(profile: Profile, reading: Reading, context: Context) -> Profile:
+    """The site's profile with a normal reading (a site of unknown cadence learns none)."""
+    if context.site is None or context.site.interval_minutes is None:
+        return profile
+    policy = _policy(context)
+    return profile.learn(
+        reading.timestamp,
+        reading.energy_generated_kwh,
+        reading.energy_consumed_kwh,
+        policy.per_hour,
+        policy.profile_days,
+    )
+
+
+def _estimates(
+    reading: Reading, found: tuple[str, ...], prior: History, context: Context, budget: int
+) -> list[Estimate]:
+    """Estimates for the gap before `reading`. Interpolation needs normal values on both
+    sides: a flagged reading or a meter's "no data" leaves the gap to the profile."""
+    before = None
+    if prior.last_generated is not None and prior.last_consumed is not None:
+        before = (prior.last_generated, prior.last_consumed)
+    after = None if found else (reading.energy_generated_kwh, reading.energy_consumed_kwh)
+    return estimate_gap(
+        reading.site_id,
+        prior.last_timestamp,  # type: ignore[arg-type]  # known: there is a gap
+        reading.timestamp,
+        Edge(before, after),
+        prior.profile,
+        _policy(context),
+        budget,
+    )
 
 
 def _judge_in_order(
@@ -465,6 +536,7 @@ def _judge_in_order(
         shape_days=shape.shape_days,
         shape=shape.shape,
         today=today,
+        profile=history.profile,
     )
     return tuple(series), history, gap
 

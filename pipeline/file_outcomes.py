@@ -32,6 +32,7 @@ class FileOutcome:
     rejected: int = 0
     anomalies: int = 0
     missing_intervals: int = 0
+    estimated: int = 0  # estimates written for missing intervals (`pipeline.estimates`)
     episode_changes: int = 0  # alert episodes the file started, reminded or resolved: its message lists them
     error: str | None = None
     uploaded_at: str | None = None

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 
@@ -37,7 +37,7 @@ from pipeline.local_time import SiteClocks
 from pipeline.logs import log
 from pipeline.progress import Progress, load_progress, save_progress
 from pipeline.record_store import Stored, existing_records, store_records
-from pipeline.records import Record, derive
+from pipeline.records import Record, derive, estimated
 from pipeline.rollup_rebuild import rebuild_days
 from pipeline.rollups import change_token, gap_deltas
 from pipeline.settings import Settings
@@ -65,6 +65,7 @@ class Assessment:
     records: list[Record]
     gaps: list[Gap]
     histories: dict[str, History]
+    estimates: list[Record] = field(default_factory=list)  # for the gaps' intervals, not readings
 
 
 def now_iso() -> str:
@@ -88,7 +89,8 @@ def assess(
     judged = {key: record.anomaly_reasons for key, record in (before or {}).items()}
     detection = detect_file(readings, sites, histories or {}, now, judged)
     records = [derive(r, detection.reasons[(r.site_id, r.timestamp)], source_key, processed_at) for r in readings]
-    return Assessment(records, detection.gaps, detection.histories)
+    estimates = [estimated(e, source_key, processed_at) for e in detection.estimates]
+    return Assessment(records, detection.gaps, detection.histories, estimates)
 
 
 def process_object(
@@ -181,6 +183,7 @@ def _store_chunk(
             duplicates=validated.duplicates,
             rejected=len(validated.rejects),
             missing_intervals=sum(g.missing for g in assessment.gaps),
+            estimated=stored.estimated,
         )
         if not last:
             save_progress(settings, key, done)
@@ -247,12 +250,15 @@ def _judge_and_store(
     before = existing_records(settings, [(r.site_id, r.timestamp) for r in readings])
     judged_against = {site_id: state.history for site_id, state in states.items()}
     assessment = assess(readings, sites, key, processed_at, judged_against, before)
+    if assessment.estimates:
+        before = {**before, **existing_records(settings, [e.key for e in assessment.estimates])}
+        assessment = replace(assessment, estimates=_fillable(assessment.estimates, before))
     days = _days_moved(assessment)
     counted = {  # already counted into the episodes: stored as they are, or an analyst's since
         r.key
         for r in assessment.records
         if (old := before.get(r.key))
-        and (old.edited or old.same_values(r) and not (r.site_id in resumed and old == r))
+        and (old.edited or (old.same_values(r) and not (r.site_id in resumed and old == r)))
     }
     episodes, notices = advance_sites(
         {site_id: state.episodes for site_id, state in states.items()},
@@ -274,7 +280,7 @@ def _judge_and_store(
                 log("abandoned_try_repaired", level=30, source_key=key, site_id=site_id, days_rebuilt=days_rebuilt)
         stored = store_records(
             settings,
-            assessment.records,
+            assessment.records + assessment.estimates,
             before,
             token,
             gap_deltas(assessment.gaps),
@@ -285,10 +291,16 @@ def _judge_and_store(
         return report(assessment, stored, processed_at, notices)
 
 
+def _fillable(estimates: Sequence[Record], before: Mapping[tuple[str, str], Record]) -> list[Record]:
+    """The estimates whose interval holds no reading: a reading stored there (one dated in
+    the future, say, which the series rules never saw) is never replaced by a guess."""
+    return [e for e in estimates if (old := before.get(e.key)) is None or old.estimated]
+
+
 def _days_moved(assessment: Assessment) -> dict[str, tuple[str, ...]]:
-    """The rollup days each site's records and gaps move."""
+    """The rollup days each site's records, estimates and gaps move."""
     days: dict[str, set[str]] = {}
-    for record in assessment.records:
+    for record in assessment.records + assessment.estimates:
         days.setdefault(record.site_id, set()).add(record.timestamp[:10])
     for gap in assessment.gaps:
         days.setdefault(gap.site_id, set()).add(gap.first_missing[:10])
@@ -352,6 +364,7 @@ def _log_outcome(outcome: FileOutcome) -> None:
         rejected=outcome.rejected,
         anomalies=outcome.anomalies,
         missing_intervals=outcome.missing_intervals,
+        estimated=outcome.estimated,
         alert_message_id=outcome.alert_message_id,
         duration_ms=outcome.duration_ms,
     )

@@ -18,7 +18,7 @@ from pipeline.aws import client
 from pipeline.dynamo import batch_get, marshal
 from pipeline.settings import Settings
 
-COUNTS = ("readings", "written", "unchanged", "duplicates", "rejected", "missing_intervals")
+COUNTS = ("readings", "written", "unchanged", "duplicates", "rejected", "missing_intervals", "estimated")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class Progress:
     duplicates: int = 0
     rejected: int = 0
     missing_intervals: int = 0
+    estimated: int = 0  # estimates written for missing intervals
     findings: Findings = field(default_factory=Findings)
 
     def counts(self) -> dict[str, int]:

@@ -22,6 +22,7 @@ from typing import Any
 
 from pipeline.anomalies import SENTINEL_VALUE
 from pipeline.bootstrap import ANOMALY_SHARDS
+from pipeline.estimates import Estimate
 from pipeline.validation import Reading
 
 
@@ -128,6 +129,21 @@ def derive(reading: Reading, reasons: tuple[str, ...], source_key: str, processe
         anomaly_reasons=reasons,
         source_key=source_key,
         processed_at=processed_at,
+    )
+
+
+def estimated(estimate: Estimate, source_key: str, processed_at: str) -> Record:
+    """The record of an estimate, from the file whose arrival revealed the gap."""
+    return Record(
+        site_id=estimate.site_id,
+        timestamp=estimate.timestamp,
+        energy_generated_kwh=estimate.energy_generated_kwh,
+        energy_consumed_kwh=estimate.energy_consumed_kwh,
+        net_energy_kwh=estimate.energy_generated_kwh - estimate.energy_consumed_kwh,
+        anomaly_reasons=(),
+        source_key=source_key,
+        processed_at=processed_at,
+        estimate_method=estimate.method,
     )
 
 

@@ -8,7 +8,8 @@ Four checks, each giving findings a person can act on:
   looked into without counting a receive towards the dead-letter limit, so verify never
   receives from that queue.
 - records: every record (timestamp from `since`) names a file whose outcome is processed or
-  partial, and no file is named by more records than the readings it stored.
+  partial, and no file is named by more records than the readings it stored (estimates,
+  which name the file that revealed their gap, are counted apart).
 - rollups: per site, day and hour, the rollup's reading measures equal the sums over the
   records (so a record lost or added shows as a readings count that differs).
 - alerts: no alert text was delivered twice for the same file (where the local alert
@@ -229,8 +230,11 @@ def _check_files(
 
 def _counting(records: Iterator[Record], named: Counter[str], totals: Counter[str]) -> Iterator[Record]:
     for record in records:
-        named[record.source_key] += 1
-        totals["records"] += 1
+        if record.estimated:  # an estimate is no reading of its file's
+            totals["estimates"] += 1
+        else:
+            named[record.source_key] += 1
+            totals["records"] += 1
         yield record
 
 
@@ -249,7 +253,9 @@ def _check_records_and_rollups(
         for day in sorted({d for _, d in expected} | set(stored)):
             hours = expected.get((site.site_id, day), {})
             diffs += differences(site.site_id, day, stored.get(day, {}).get("hours", {}), hours)
-    counts.update(sites=len(sites), records=totals["records"], rollup_days=totals["rollup_days"])
+    counts.update(
+        sites=len(sites), records=totals["records"], estimates=totals["estimates"], rollup_days=totals["rollup_days"]
+    )
     return ledger_findings(named, file_outcomes(settings, named), pending) + rollup_findings(diffs)
 
 
