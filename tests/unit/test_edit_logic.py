@@ -1,5 +1,6 @@
 """What an analyst's edit makes of a record, and its audit entry, without any AWS."""
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -121,3 +122,9 @@ def test_the_history_lists_every_edit_oldest_first():
     a = corrected(record(), by="ana", why="a", at="2026-12-04T22:00:00Z", generated="1")
     b = dismissed(record(reasons=("spike_generation",)), by="bo", why="b", at="2026-12-04T21:00:00Z")
     assert [(row.by, row.action) for row in audit_rows([a, b])] == [("bo", "false_positive"), ("ana", "corrected")]
+
+
+def test_a_corrected_estimate_stays_an_estimate():
+    estimate = replace(record(), estimate_method="linear")
+    new = corrected(estimate, by="ana", why="the meter's own log says 2.0", at=AT, generated="2.0")
+    assert new.estimated and new.estimate_method == "linear"
