@@ -16,6 +16,7 @@ import streamlit as st
 
 from dashboard import actions, widgets
 from dashboard.timefmt import shown
+from pipeline.aws import TransientError
 from pipeline.record_edits import (
     CORRECTED,
     MAX_WHY_CHARS,
@@ -25,7 +26,6 @@ from pipeline.record_edits import (
 )
 from pipeline.records import Record
 from pipeline.settings import Settings
-from pipeline.site_claims import SitesBusy
 
 ACTIONS = {CORRECTED: "Corrected", "false_positive": "False positive"}
 GENERATION = "records_table_generation"
@@ -160,8 +160,8 @@ def _edit(
         except EditRefused as exc:
             st.error(widgets.plain(exc), icon=":material/block:")
             return
-        except SitesBusy as exc:
-            st.warning(widgets.plain(exc), icon=":material/hourglass:")
+        except TransientError as exc:  # a file holds the site, or AWS kept throttling
+            st.warning(f"{widgets.plain(exc)} The edit was not saved; try again.", icon=":material/hourglass:")
             return
     for key in fields:
         st.session_state.pop(key, None)

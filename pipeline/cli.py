@@ -27,7 +27,7 @@ from pipeline import (
     site_registry,
     verify,
 )
-from pipeline.aws import caller_arn, client, describe_error
+from pipeline.aws import TransientError, caller_arn, client, describe_error
 from pipeline.bootstrap import bootstrap
 from pipeline.events import notification_body
 from pipeline.processing import now_iso, process_object
@@ -501,8 +501,8 @@ def cmd_edit(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
             )
         else:
             new = record_edits.dismiss(settings, site_id, timestamp, by=by, why=args.why)
-    except SitesBusy as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except TransientError as exc:  # a busy site, a lease lost, AWS throttling past its retries
+        print(f"error: {exc}; the edit was not saved, try again", file=sys.stderr)
         return 1
     entry = new.edits[-1]
     what = "corrected" if args.action == "correct" else "marked as a false positive"

@@ -5,12 +5,13 @@ original values, and a failure half-way is repaired by the next claim of the sit
 from __future__ import annotations
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
 
-from pipeline import raw_files, record_store
+from pipeline import raw_files, record_store, site_claims
 from pipeline.alert_history import delivered_alerts
 from pipeline.processing import process_object
 from pipeline.record_edits import EditRefused, NoSuchReading, correct, dismiss, edited_records, get_record
@@ -175,3 +176,24 @@ def test_a_failure_after_the_rollup_moved_is_repaired_by_the_next_file(processed
     correct(settings, "site-1", PLAIN, by="ana", why="meter swapped", generated="20")
     assert hour_06(settings).generated_kwh == Decimal(15)  # -5 + 20
     agree(settings)
+
+
+def test_an_edit_waits_for_a_file_holding_the_site_and_says_so_when_it_keeps_it(processed):
+    settings = processed
+    with site_claims.claimed(settings, {"site-1": site_version(settings)}, {}, "a-file-being-stored"):
+        with pytest.raises(site_claims.SitesBusy, match="Site site-1 is being stored by a file; try the edit again"):
+            correct(settings, "site-1", PLAIN, by="ana", why="meter swapped", generated="20")
+        assert not get_record(settings, "site-1", PLAIN, consistent=True).edited
+
+    release = threading.Timer(0.5, lambda: held.__exit__(None, None, None))
+    held = site_claims.claimed(settings, {"site-1": site_version(settings)}, {}, "another-file")
+    held.__enter__()
+    release.start()
+    record = correct(settings, "site-1", PLAIN, by="ana", why="meter swapped", generated="20")
+    release.join()
+    assert record.energy_generated_kwh == Decimal(20)
+    agree(settings)
+
+
+def site_version(settings) -> int:
+    return int(site_items(settings, ["site-1"])["site-1"].get("history_version", 0))
