@@ -31,6 +31,7 @@ from pipeline import (
     sites,
     verify,
 )
+from pipeline.aws import caller_arn
 from pipeline.formats import REASONS, NonFinite, RawRow, UnreadableFile, iter_rows, iter_text
 from pipeline.health import Health, stack_health
 from pipeline.settings import Settings
@@ -216,6 +217,14 @@ def site_window(settings: Settings, site_list: tuple[str, ...], hours: int, vers
     frame = rollup_frame(settings, site_list, start, end, version)
     totals = frame.groupby("site_id")[["readings", "anomalies"]].sum()
     return totals.reindex(list(site_list), fill_value=0)
+
+
+def clear_after_record_edit() -> None:
+    """A reading was corrected or marked as a false positive: the processed-data loaders
+    keyed by `data_version` would not notice (no file was processed), so the record
+    tables, the rollups behind the charts and the anomaly lists are read again."""
+    for loader in (record_frame, record_csv, _site_rollups, recent_anomaly_frame, site_window):
+        loader.clear()
 
 
 def clear_after_site_edit() -> None:
@@ -486,3 +495,12 @@ def clear_after_redrive() -> None:
 def last_verification(settings: Settings) -> verify.Report | None:
     """The latest saved `verify` report (from the CLI or the page), None when never run."""
     return verify.last_report(settings)
+
+
+# --- who is acting ---------------------------------------------------------------------
+
+
+@st.cache_data(ttl=LONG_TTL, show_spinner=False)
+def aws_identity(settings: Settings) -> str:
+    """The AWS caller identity (STS), recorded for edits when nobody is signed in."""
+    return caller_arn(settings)

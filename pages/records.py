@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import streamlit as st
 
-from dashboard import data, tables, widgets
+from dashboard import data, edit_panel, tables, widgets
 from dashboard.timefmt import shown, today, user_timezone, utc_bounds, zone_label
 
 settings = widgets.page_setup()
@@ -60,11 +60,14 @@ page = 1
 if page_count > 1:
     page = st.pagination(page_count, key=f"records_page:{site}:{start}:{end}:{anomalies_only}")
 rows = tables.page_of(frame, page)
-st.dataframe(
+picked = st.dataframe(
     tables.highlight_anomalies(tables.records_view(rows, tz)),
     column_config=tables.record_columns(tz),
     hide_index=True,
     height=min(38 + 35 * len(rows), 600),
+    on_select="rerun",
+    selection_mode="single-row",
+    key=f"records_table:{site}:{start}:{end}:{anomalies_only}:{page}:{edit_panel.table_generation()}",
 )
 with widgets.guarded(settings, "preparing the CSV"):
     csv = data.record_csv(settings, site, start, end, anomalies_only, version)
@@ -76,3 +79,10 @@ st.download_button(
     icon=":material/download:",
     on_click="ignore",
 )
+
+# One reading: its values, audit trail and the analyst's edits (dashboard/edit_panel.py)
+chosen = [i for i in picked.selection.rows if i < len(rows)]
+if chosen:
+    edit_panel.reading_panel(settings, site, rows["timestamp"].iloc[chosen[0]], tz, leaves_table=anomalies_only)
+else:
+    st.caption("Select a row to see its audit trail, correct it or mark it as a false positive.")

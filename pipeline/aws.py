@@ -81,6 +81,12 @@ def client(settings: Settings, service: str) -> Any:
         return _cache[key]
 
 
+def caller_arn(settings: Settings) -> str:
+    """Who is acting, as AWS knows the credentials in use (STS GetCallerIdentity): what an
+    acknowledgement or an edit records when the person gives no name."""
+    return client(settings, "sts").get_caller_identity()["Arn"]
+
+
 def error_code(exc: BaseException) -> str | None:
     if isinstance(exc, ClientError):
         return exc.response.get("Error", {}).get("Code")

@@ -17,8 +17,17 @@ from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline import dead_letters, episode_marks, raw_files, rollup_rebuild, site_fields, site_registry, verify
-from pipeline.aws import client, describe_error
+from pipeline import (
+    dead_letters,
+    episode_marks,
+    raw_files,
+    record_edits,
+    rollup_rebuild,
+    site_fields,
+    site_registry,
+    verify,
+)
+from pipeline.aws import TransientError, caller_arn, client, describe_error
 from pipeline.bootstrap import bootstrap
 from pipeline.events import notification_body
 from pipeline.processing import now_iso, process_object
@@ -178,6 +187,22 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("rule", metavar="RULE", help="a reason code, or missing_data")
     ack.add_argument("--by", help="who acknowledges (default: your AWS identity, from STS)")
     snooze.add_argument("--until", required=True, type=_snooze_time, help="ISO 8601 time, UTC unless it says otherwise")
+    edits = command("edit", cmd_edit, "correct a reading, mark a flagged one as a false positive, or list the edits")
+    actions = edits.add_subparsers(dest="action", required=True, metavar="ACTION")
+    fix = actions.add_parser("correct", help="correct a stored reading's values (its reasons are cleared)")
+    false_positive = actions.add_parser("dismiss", help="mark a flagged reading as a false positive (values kept)")
+    for sub in (fix, false_positive):
+        sub.add_argument("site", metavar="SITE")
+        sub.add_argument("timestamp", metavar="TIMESTAMP", help="the reading's time, ISO 8601 (UTC without an offset)")
+    fix.add_argument("--generated", metavar="KWH", help="the corrected energy generated")
+    fix.add_argument("--consumed", metavar="KWH", help="the corrected energy consumed")
+    for sub in (fix, false_positive):
+        sub.add_argument("--why", required=True, help="the reason, kept in the audit trail (required)")
+        sub.add_argument("--by", help="who edits (default: your AWS identity, from STS)")
+    history = actions.add_parser("history", help="a site's audit trail: time, reading, who, action, change, why")
+    history.add_argument("site", metavar="SITE")
+    history.add_argument("--start", help="readings from this time (ISO 8601 or YYYY-MM-DD, UTC)")
+    history.add_argument("--end", help="readings up to this time, inclusive (ISO 8601 or YYYY-MM-DD, UTC)")
     reb = command(
         "rebuild-rollups", cmd_rebuild_rollups, "recompute rollups from the records; writes only what differs"
     )
@@ -427,7 +452,7 @@ def cmd_verify(settings: Settings, args: argparse.Namespace, out: TextIO) -> int
 
 def cmd_alerts(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     if args.action == "ack":
-        by = args.by or episode_marks.caller_name(settings)
+        by = args.by or caller_arn(settings)
         episode_marks.acknowledge(settings, args.site, args.rule, by)
         print(f"{args.site} {args.rule}: acknowledged by {by}; no reminders until it resolves", file=out)
         return 0
@@ -441,6 +466,48 @@ def cmd_alerts(settings: Settings, args: argparse.Namespace, out: TextIO) -> int
     for found in episodes:
         e = found.episode
         writer.writerow([found.site_id, e.rule, e.state(), e.started, e.count, e.acknowledged_by, e.acknowledged_at])
+    return 0
+
+
+def cmd_edit(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    if args.action == "history":
+        start = _moment(args.start, "start") if args.start else "0000"
+        end = _moment(args.end, "end") if args.end else "9999"
+        rows = record_edits.audit_rows(record_edits.edited_records(settings, args.site, start, end))
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["at", "reading", "by", "action", "change", "why"])
+        for row in rows:
+            change = record_edits.describe_change(row.old, row.new)
+            writer.writerow([row.at, row.timestamp, row.by, row.action, change, row.why])
+        return 0
+    try:  # what the command line itself gets wrong is a usage error, before anything is read
+        site_id, timestamp = record_edits.reading_key(args.site, args.timestamp)
+        record_edits.check_why(args.why)
+        if args.by is not None:
+            record_edits.check_by(args.by)
+        if args.action == "correct":
+            if args.generated is None and args.consumed is None:
+                raise UsageError("give --generated, --consumed or both")
+            for value, name in ((args.generated, "energy_generated_kwh"), (args.consumed, "energy_consumed_kwh")):
+                if value is not None:
+                    record_edits.check_value(value, name)
+    except record_edits.EditRefused as exc:
+        raise UsageError(str(exc)) from None
+    by = args.by or record_edits.who(settings)
+    try:
+        if args.action == "correct":
+            new = record_edits.correct(
+                settings, site_id, timestamp, by=by, why=args.why, generated=args.generated, consumed=args.consumed
+            )
+        else:
+            new = record_edits.dismiss(settings, site_id, timestamp, by=by, why=args.why)
+    except TransientError as exc:  # a busy site, a lease lost, AWS throttling past its retries
+        print(f"error: {exc}; the edit was not saved, try again", file=sys.stderr)
+        return 1
+    entry = new.edits[-1]
+    what = "corrected" if args.action == "correct" else "marked as a false positive"
+    change = record_edits.describe_change(entry["old"], entry["new"])
+    print(f"{site_id} {timestamp}: {what} by {by}: {change}", file=out)
     return 0
 
 

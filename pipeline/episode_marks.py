@@ -59,11 +59,6 @@ def snooze(settings: Settings, site_id: str, rule: str, until: str) -> Episode:
     return _mark(settings, site_id, rule, {"snoozed_until": until})
 
 
-def caller_name(settings: Settings) -> str:
-    """Who is acting, as AWS knows the credentials in use (STS GetCallerIdentity)."""
-    return client(settings, "sts").get_caller_identity()["Arn"]
-
-
 def _mark(settings: Settings, site_id: str, rule: str, fields: dict[str, str]) -> Episode:
     dynamodb = client(settings, "dynamodb")
     for _ in range(MARK_ATTEMPTS):

@@ -137,6 +137,13 @@ def _moment(value: object) -> datetime | None:
         return None
 
 
+def check_energy(value: object, name: str) -> tuple[Decimal | None, tuple[str, ...]]:
+    """One energy value checked as a reading's are (an analyst's correction is held to the
+    same rules): the number, or None and the reason codes."""
+    reasons: list[str] = []
+    return _energy(value, name, reasons), tuple(reasons)
+
+
 def _energy(value: object, name: str, reasons: list[str]) -> Decimal | None:
     if value is None or value == "":
         reasons.append(f"{name}_missing")
