@@ -47,9 +47,11 @@ def energy_by_site(parts: pd.DataFrame) -> alt.Chart:
             alt.Tooltip("estimated_share:Q", title="Estimated share", format=".1%"),
         ]
     sites = list(dict.fromkeys(parts["site_id"]))
+    # The subtitle and the legend's second row take ~50 px: the bars keep the height they had.
+    height = HEIGHT + 50 if estimated else HEIGHT
     return (
         alt.Chart(
-            parts.assign(stack=(parts["part"] == ESTIMATE).astype(int)), height=HEIGHT, title=_energy_title(estimated)
+            parts.assign(stack=(parts["part"] == ESTIMATE).astype(int)), height=height, title=_energy_title(estimated)
         )
         .mark_bar(cornerRadiusTopLeft=2, cornerRadiusTopRight=2)
         .encode(
@@ -61,7 +63,7 @@ def energy_by_site(parts: pd.DataFrame) -> alt.Chart:
                 title=None,
                 sort=series,
                 scale=alt.Scale(domain=series, range=[SERIES_COLORS[name] for name in series]),
-                legend=alt.Legend(orient="top"),
+                legend=alt.Legend(orient="top", columns=2 if estimated else None),
             ),
             order=alt.Order("stack:Q", sort="ascending"),
             tooltip=tooltip,

@@ -13,7 +13,8 @@ from dashboard.timefmt import TABLE_FORMAT, to_local, zone_label
 from dashboard.widgets import percent
 
 ANOMALY_STYLE = "background-color: #fde2e1; color: #7f1d1d"
-ESTIMATE_STYLE = "background-color: #eef2f6; color: #475569; font-style: italic"  # blue-grey: no meter sent it
+# Blue-grey: no meter sent it. (The grid draws background and text colour; it ignores font-style.)
+ESTIMATE_STYLE = "background-color: #eef2f6; color: #475569"
 PAGE_ROWS = 100
 
 
@@ -35,7 +36,7 @@ def page_of(frame: pd.DataFrame, page: int, size: int = PAGE_ROWS) -> pd.DataFra
 
 
 def highlight_records(frame: pd.DataFrame) -> Styler:
-    """Estimates in italic blue-grey, anomalous readings in red, readings plain. Only ever
+    """Estimates in blue-grey, anomalous readings in red, readings plain. Only ever
     called on one page of rows: Styler is slow at scale."""
 
     def style(row: pd.Series) -> list[str]:
