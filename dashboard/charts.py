@@ -63,7 +63,7 @@ def energy_by_site(parts: pd.DataFrame) -> alt.Chart:
                 title=None,
                 sort=series,
                 scale=alt.Scale(domain=series, range=[SERIES_COLORS[name] for name in series]),
-                legend=alt.Legend(orient="top", columns=2 if estimated else None),
+                legend=alt.Legend(orient="top", columns=2 if estimated else alt.Undefined),
             ),
             order=alt.Order("stack:Q", sort="ascending"),
             tooltip=tooltip,
