@@ -233,3 +233,9 @@ def test_sites_page_counts_readings_not_estimates(mixed):
     window = data.site_window(mixed, (SITE,), 24, data.data_version(mixed))
     assert int(window.loc[SITE, "readings"]) == 4
     assert int(window.loc[SITE, "anomalies"]) == 1
+
+
+def test_operations_recent_anomalies_are_readings_only(mixed):
+    store(mixed, [record(stamp(BEFORE, 15), 1, 1, estimate_method="profile", anomaly_reasons=("solar_at_night",))])
+    recent = data.recent_anomaly_frame(mixed, 100, data.data_version(mixed))
+    assert list(zip(recent["timestamp"], recent["reasons"], strict=True)) == [(stamp(HOUR, 15), "negative_generation")]
