@@ -34,6 +34,7 @@ from pipeline import (
 from pipeline.aws import caller_arn
 from pipeline.formats import REASONS, NonFinite, RawRow, UnreadableFile, iter_rows, iter_text
 from pipeline.health import Health, stack_health
+from pipeline.records import Record
 from pipeline.settings import Settings
 from pipeline.simulation import upload_log as read_upload_log
 
@@ -56,8 +57,21 @@ ROLLUP_COLUMNS = [
     "self_supplied_kwh",
     "readings",
     "anomalies",
+    "estimated_generated_kwh",  # estimates of missing intervals: never in the columns above
+    "estimated_consumed_kwh",
+    "estimated_readings",
 ]
-RECORD_COLUMNS = ["timestamp", "generated_kwh", "consumed_kwh", "net_kwh", "anomaly", "reasons"]
+RECORD_COLUMNS = [
+    "timestamp",
+    "kind",  # reading, estimated (linear|profile), corrected, false positive: see `record_kind`
+    "generated_kwh",
+    "consumed_kwh",
+    "net_kwh",
+    "anomaly",
+    "reasons",
+    "estimate_method",  # "" for readings
+    "edited",
+]
 OUTCOME_COLUMNS = ["status", "written", "rejected", "anomalies", "alert_message_id", "processed_at", "uploaded_at"]
 
 
@@ -130,6 +144,9 @@ def _site_rollups(settings: Settings, site_id: str, start_hour: str, end_hour: s
             float(r.self_supplied_kwh),
             r.readings,
             r.anomalies,
+            float(r.estimated_generated_kwh),
+            float(r.estimated_consumed_kwh),
+            r.estimated_readings,
         )
         for r in rollups.site_rollups(settings, site_id, start_hour, end_hour)
     ]
@@ -140,20 +157,45 @@ def _site_rollups(settings: Settings, site_id: str, start_hour: str, end_hour: s
 def record_frame(
     settings: Settings, site_id: str, start: str, end: str, anomalies_only: bool, version: str
 ) -> pd.DataFrame:
-    """A site's records in [start, end] (UTC strings), newest first, from a key Query."""
+    """A site's records in [start, end] (UTC strings), newest first, from a key Query.
+
+    Each row says what it is (`kind`): a meter's reading, an estimate, or an analyst's edit.
+    "Anomalies only" means anomalous readings: an estimate is never one of them.
+    """
     records = record_store.site_records(settings, site_id, start, end, anomalies_only=anomalies_only, newest_first=True)
     rows = [
         (
             r.timestamp,
+            record_kind(r),
             float(r.energy_generated_kwh),
             float(r.energy_consumed_kwh),
             float(r.net_energy_kwh),
             r.anomaly,
             ", ".join(r.anomaly_reasons),
+            r.estimate_method or "",
+            r.edited,
         )
         for r in records
+        if not (anomalies_only and r.estimated)
     ]
     return pd.DataFrame(rows, columns=RECORD_COLUMNS)
+
+
+READING, CORRECTED, FALSE_POSITIVE = "reading", "corrected", "false positive"
+EDIT_KINDS = {"corrected": CORRECTED, "false_positive": FALSE_POSITIVE}
+
+
+def record_kind(record: Record) -> str:
+    """What a row is, in the analyst's words. An analyst's last edit names it ("corrected",
+    "false positive"), then an estimate's method ("estimated (linear)"), else "reading"; an
+    edited estimate stays marked as one ("corrected (estimated, linear)")."""
+    if record.edited:
+        action = str(record.edits[-1].get("action", "")) if record.edits else ""
+        kind = EDIT_KINDS.get(action, CORRECTED)
+        return f"{kind} (estimated, {record.estimate_method})" if record.estimated else kind
+    if record.estimated:
+        return f"estimated ({record.estimate_method})"
+    return READING
 
 
 @st.cache_data(ttl=LONG_TTL, show_spinner=False, max_entries=16)
@@ -168,7 +210,7 @@ def record_csv(settings: Settings, site_id: str, start: str, end: str, anomalies
             "net_kwh": "net_energy_kwh",
             "reasons": "anomaly_reasons",
         }
-    )
+    ).drop(columns="kind")  # the CSV keeps the two facts apart: estimate_method and edited
     out.insert(0, "site_id", site_id)
     return out.to_csv(index=False).encode()
 
@@ -187,6 +229,7 @@ def recent_anomaly_frame(settings: Settings, limit: int, version: str) -> pd.Dat
             r.source_key,
         )
         for r in record_store.recent_anomalies(settings, limit, until=until)
+        if not r.estimated  # anomalous readings only
     ]
     columns = ["timestamp", "site_id", "generated_kwh", "consumed_kwh", "reasons", "source_key"]
     return pd.DataFrame(rows, columns=columns)

@@ -58,12 +58,13 @@ def live_view() -> None:
 
     per_site = aggregate.per_site(current)
     left, right = st.columns(2)
-    left.altair_chart(charts.energy_by_site(per_site), width="stretch")
+    left.altair_chart(charts.energy_by_site(aggregate.energy_parts(per_site)), width="stretch")
     right.altair_chart(charts.anomalies_by_site(per_site), width="stretch")
     series = aggregate.net_series(current, period.bucket, tz)
     st.altair_chart(charts.net_over_time(series, period, zone_label(tz)), width="stretch")
     refresh = f" · refreshes every {duration(every)}" if live else " · live refresh off"
-    st.caption(f"{updated}{refresh} · {now.readings:,} readings at {len(per_site)} sites")
+    estimates = f" and {widgets.count(now.estimated_readings, 'estimates')}" if now.estimated else ""
+    st.caption(f"{updated}{refresh} · {now.readings:,} readings{estimates} at {widgets.count(len(per_site), 'sites')}")
 
 
 live_view()

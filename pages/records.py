@@ -50,9 +50,8 @@ if frame.empty:
     )
     st.stop()
 
-anomalies = int(frame["anomaly"].sum())
 st.caption(
-    f"**{len(frame):,} readings** · {anomalies:,} anomalies ({widgets.percent(anomalies / len(frame))}) · "
+    f"{tables.record_counts(frame)} · "
     f"{shown(frame['timestamp'].iloc[-1], tz)} to {shown(frame['timestamp'].iloc[0], tz)}"
 )
 page_count = tables.pages(len(frame))
@@ -61,7 +60,7 @@ if page_count > 1:
     page = st.pagination(page_count, key=f"records_page:{site}:{start}:{end}:{anomalies_only}")
 rows = tables.page_of(frame, page)
 picked = st.dataframe(
-    tables.highlight_anomalies(tables.records_view(rows, tz)),
+    tables.highlight_records(tables.records_view(rows, tz)),
     column_config=tables.record_columns(tz),
     hide_index=True,
     height=min(38 + 35 * len(rows), 600),

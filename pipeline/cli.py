@@ -49,6 +49,8 @@ RECORD_COLUMNS = (
     "anomaly_reasons",
     "source_key",
     "processed_at",
+    "estimate_method",  # "linear" or "profile" for an estimate (no meter reading), empty for a reading
+    "edited",  # True when an analyst corrected the record or dismissed its anomaly (original kept)
 )
 
 
@@ -286,6 +288,8 @@ def cmd_records(settings: Settings, args: argparse.Namespace, out: TextIO) -> in
     start = _moment(args.start, "start") if args.start else "0000"
     end = _moment(args.end, "end") if args.end else "9999"
     records = site_records(settings, args.site, start, end, anomalies_only=args.anomalies_only)
+    if args.anomalies_only:  # anomalous readings: an estimate is no reading
+        records = (r for r in records if not r.estimated)
     # Nothing reaches `out` until the last page has arrived: a query that fails part-way must
     # not leave a truncated CSV that looks complete to whatever reads it.
     with tempfile.SpooledTemporaryFile(max_size=RECORDS_BUFFER_BYTES, mode="w+", newline="") as buffer:
@@ -306,6 +310,8 @@ def write_records(records: Iterable[Record], fmt: str, out: TextIO) -> None:
 
 
 def _cell(value: object) -> object:
+    if value is None:  # an empty CSV cell, null in JSON
+        return None
     if isinstance(value, tuple):
         return ";".join(value)
     return str(value) if not isinstance(value, (bool, str)) else value

@@ -53,7 +53,15 @@ def test_site_from_the_query_string(seeded, open_page):
     at = open_page(RECORDS, site="site-2")
     assert at.selectbox(key="records_site").value == "site-2"
     shown = table(at)
-    assert list(shown.columns) == ["timestamp", "generated_kwh", "consumed_kwh", "net_kwh", "anomaly", "reasons"]
+    assert list(shown.columns) == [
+        "timestamp",
+        "kind",
+        "generated_kwh",
+        "consumed_kwh",
+        "net_kwh",
+        "anomaly",
+        "reasons",
+    ]
     assert len(shown) > 0
     assert shown["timestamp"].is_monotonic_decreasing, "newest first"
 
@@ -150,4 +158,6 @@ def test_csv_holds_the_whole_selection(stack, process, open_page):
         "net_energy_kwh",
         "anomaly",
         "anomaly_reasons",
+        "estimate_method",
+        "edited",
     ]
