@@ -53,8 +53,9 @@ def show(now: Totals, before: Totals | None, period_label: str) -> None:
         energy_delta(now.net_kwh - was.net_kwh),
         help=f"Generated − consumed: above zero the sites export, below they draw from the grid{measured}",
     )
-    if now.estimated:
+    if now.estimated_generated_kwh:  # a line only where there is something estimated to say
         energy_row[0].caption(estimated_note(now.estimated_generated_kwh, now.estimated_generation_share, "generation"))
+    if now.estimated_consumed_kwh:
         energy_row[1].caption(
             estimated_note(now.estimated_consumed_kwh, now.estimated_consumption_share, "consumption")
         )

@@ -57,13 +57,8 @@ def store(settings: Settings, records: list[Record], *, keep_edited: bool = True
 
 
 @pytest.fixture
-def mixed(stack: Settings, process: Callable[[], None]) -> Settings:
-    rows = [
-        {"site_id": SITE, "timestamp": stamp(HOUR, m), "energy_generated_kwh": g, "energy_consumed_kwh": c}
-        for m, g, c in READINGS
-    ]
-    raw_files.upload(stack, f"raw/{HOUR:%Y/%m/%d}/north.json", json.dumps(rows).encode())
-    process()
+def mixed(measured: Settings) -> Settings:
+    stack = measured
     store(stack, [record(stamp(BEFORE, m), g, c, estimate_method=how) for m, g, c, how in ESTIMATES])
     return stack
 
@@ -103,7 +98,19 @@ def test_kpis_stay_measured_and_say_the_estimated_share(mixed, open_page, text):
     assert "estimates of missing intervals are not included" in generated.proto.help
 
 
-def test_no_word_about_estimates_without_any(seeded, open_page, text):
+@pytest.fixture
+def measured(stack: Settings, process: Callable[[], None]) -> Settings:
+    """Only the four readings, no gap between them: nothing to estimate."""
+    rows = [
+        {"site_id": SITE, "timestamp": stamp(HOUR, m), "energy_generated_kwh": g, "energy_consumed_kwh": c}
+        for m, g, c in READINGS
+    ]
+    raw_files.upload(stack, f"raw/{HOUR:%Y/%m/%d}/north.json", json.dumps(rows).encode())
+    process()
+    return stack
+
+
+def test_no_word_about_estimates_without_any(measured, open_page, text):
     at = open_page(LIVE)
     assert "estimate" not in text(at).lower()
     assert all("estimate" not in m.proto.help for m in at.metric)

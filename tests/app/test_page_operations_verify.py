@@ -18,14 +18,15 @@ def plain(at) -> str:
 
 
 def test_never_verified_then_verify_now_says_ok(seeded, stack, open_page, text):
-    stored = sum(len(list(site_records(stack, f"site-{i}"))) for i in (1, 2, 3))
+    stored = [r for i in (1, 2, 3) for r in site_records(stack, f"site-{i}")]
+    readings, estimates = sum(not r.estimated for r in stored), sum(r.estimated for r in stored)
     at = open_page(OPERATIONS)
     assert "has not been verified yet" in text(at)
     at.button(key="ops_verify").click().run()
     assert not at.exception
     assert at.success and "Verified OK" in at.success[-1].value
     assert plain(at).splitlines()[0].endswith(": OK")
-    assert "3 raw files" in plain(at) and f"{stored} records" in plain(at)
+    assert "3 raw files" in plain(at) and f"{readings} records, {estimates} estimates" in plain(at)
     assert "has not been verified yet" not in text(at)
 
 
