@@ -72,7 +72,16 @@ RECORD_COLUMNS = [
     "estimate_method",  # "" for readings
     "edited",
 ]
-OUTCOME_COLUMNS = ["status", "written", "rejected", "anomalies", "alert_message_id", "processed_at", "uploaded_at"]
+OUTCOME_COLUMNS = [
+    "status",
+    "written",
+    "estimated",
+    "rejected",
+    "anomalies",
+    "alert_message_id",
+    "processed_at",
+    "uploaded_at",
+]
 
 
 def utc_day(offset_days: int = 0) -> str:

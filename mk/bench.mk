@@ -7,7 +7,7 @@
 #   BENCH_OUT      where `bench` also writes the combined report (stdout gets it too)
 #
 # Targets:
-#   bench        the core benchmarks and detection at full size (under 10 minutes on 2 quiet cores)
+#   bench        the core benchmarks, detection and estimation at full size (under 10 minutes on 2 quiet cores)
 #   bench-quick  the four core benchmarks at tiny sizes (`--quick`), to check they still run
 #   bench-pages  the app's page timings on 50,000 readings (~6 minutes on its own)
 #   soak         200 files over 60 sites with faults, duplicates and disorder, then verify; exits 1 when
@@ -24,7 +24,7 @@
 BENCH_OUT ?= build/bench.md
 BENCH_CORE := bench/ingest.py bench/process.py bench/dashboard.py bench/memory.py
 BENCH_TIMED := bench/ingest.py bench/process.py bench/dashboard.py
-BENCH_UNTIMED := bench/memory.py bench/detection.py
+BENCH_UNTIMED := bench/memory.py bench/detection.py bench/estimation.py
 
 BENCH_LIMITS := bench/hostile.py bench/items.py bench/parse.py bench/startup.py
 

@@ -83,6 +83,11 @@ with st.container(border=True):
     cells[4].metric("Alert", ("sent" if isinstance(outcome["alert_message_id"], str) else "none") if processed else "—")
     if not processed:
         st.caption("Not processed yet: the pipeline picks files up within seconds of their upload.")
+    elif outcome["estimated"]:
+        st.caption(
+            f"The file's readings revealed missing intervals: {widgets.count(outcome['estimated'], 'estimates')} "
+            "stored for them, marked as estimates and counted apart from readings."
+        )
 
     size = int(chosen["size"])
     with widgets.guarded(settings, f"reading {name}"):

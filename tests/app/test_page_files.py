@@ -6,11 +6,13 @@ import gzip
 import json
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from dashboard import data
 from pipeline import browse
 from pipeline.aws import client
 from pipeline.raw_files import raw_key, upload
+from pipeline.sites import Site, put_sites
 from tests.app.conftest import shown
 
 FILES = "pages/files.py"
@@ -158,3 +160,17 @@ def test_a_row_nested_50000_deep_is_shown_as_a_row_error_between_good_rows(stack
     assert "row_too_deep: a row is nested deeper than allowed" in text(at)
     table = at.dataframe[1].value
     assert list(table["row"]) == [1, 2, 3] and list(table["error"].fillna("")) == ["", "row_too_deep", ""]
+
+
+def test_a_file_that_revealed_a_gap_says_how_many_estimates_it_stored(stack, process, open_page, text):
+    put_sites(stack, [Site("meter", kind="consumer", capacity_kw=Decimal(40), interval_minutes=15)])
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    rows = [
+        {"site_id": "meter", "timestamp": f"{day}T00:00:00Z", "energy_generated_kwh": 2, "energy_consumed_kwh": 1},
+        {"site_id": "meter", "timestamp": f"{day}T01:00:00Z", "energy_generated_kwh": 6, "energy_consumed_kwh": 3},
+    ]  # 00:15, 00:30 and 00:45 missing
+    upload(stack, raw_key("gap.json", datetime.now(UTC), stack), json.dumps(rows).encode())
+    process()
+    at = open_page(FILES)
+    assert {m.label: m.value for m in at.metric}["Records stored"] == "2 records"
+    assert "3 estimates stored for them, marked as estimates" in text(at)

@@ -17,7 +17,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = ("ingest", "process", "dashboard", "memory", "startup", "soak", "hostile", "items", "parse", "realdata")
+SCRIPTS = (
+    "ingest",
+    "process",
+    "dashboard",
+    "memory",
+    "startup",
+    "soak",
+    "hostile",
+    "items",
+    "parse",
+    "realdata",
+    "estimation",
+)
 TIMEOUT_SECONDS = 420
 
 pytestmark = pytest.mark.slow
