@@ -499,7 +499,7 @@ def cmd_edit(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
                     record_edits.check_value(value, name)
     except record_edits.EditRefused as exc:
         raise UsageError(str(exc)) from None
-    by = args.by or record_edits.who(settings)
+    by = args.by or caller_arn(settings)
     try:
         if args.action == "correct":
             new = record_edits.correct(

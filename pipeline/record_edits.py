@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import Any
 
 from pipeline.anomalies import SENTINEL_VALUE, is_sentinel
-from pipeline.aws import caller_arn, client
+from pipeline.aws import client
 from pipeline.dynamo import backoff, marshal, query, unmarshal
 from pipeline.record_store import store_records
 from pipeline.records import Record
@@ -203,11 +203,6 @@ def _now() -> str:
 
 
 # --- AWS: the edit itself, and reading edits back -------------------------------------------
-
-
-def who(settings: Settings) -> str:
-    """The AWS caller identity, for an edit made without a name."""
-    return caller_arn(settings)
 
 
 def correct(
