@@ -1,4 +1,4 @@
-# Benchmarks (the README's Performance section): each script prints a markdown table and `ratio:` lines
+# Benchmarks (docs/performance.md): each script prints a markdown table and `ratio:` lines
 # against a baseline it measures in the same run, on the same embedded AWS.
 # Included by the Makefile (`-include mk/*.mk`), which defines VENV, PY and the
 # $(VENV)/.installed stamp.

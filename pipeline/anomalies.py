@@ -11,7 +11,7 @@ Two kinds of rule:
   ever reads raw readings back from the table.
 
 To add a value rule, write `def rule(reading, context) -> reason | None` and list it in
-VALUE_RULES. Thresholds have defaults here and can be overridden per site (README).
+VALUE_RULES. Thresholds have defaults here and can be overridden per site (docs/checks.md).
 Every reason code, what triggers it and its settings: docs/checks.md.
 """
 

@@ -216,7 +216,7 @@ def parser() -> argparse.ArgumentParser:
 def cmd_bootstrap(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     if settings.backend == "aws" and settings.endpoint_url is None and not args.force:
         raise UsageError(
-            "on AWS the stack belongs to Terraform (see the README's Deploy section); bootstrap would "
+            "on AWS the stack belongs to Terraform (see docs/deploying.md); bootstrap would "
             "replace its queue policy and bucket notification. Pass --force to build a standalone stack."
         )
     made = bootstrap(settings)

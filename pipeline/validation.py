@@ -1,6 +1,6 @@
 """Rows -> readings or rejects, with every reason a row is refused.
 
-Rules (the README's table repeats them for analysts):
+Rules (docs/data-contract.md's table repeats them for analysts):
 - `site_id`: a string of 1-64 characters from letters, digits, `-`, `_`, `.`.
 - `timestamp`: ISO 8601 with a time; normalised to UTC `YYYY-MM-DDTHH:MM:SSZ`. A timestamp
   without an offset is a wall-clock time of the site's timezone, UTC when it has none

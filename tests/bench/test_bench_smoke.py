@@ -1,6 +1,6 @@
 """The benchmarks still run: each script at tiny sizes (`--quick`) prints its table and ratio.
 
-No timing is asserted (figures belong in the README's Performance section, not in tests): a benchmark
+No timing is asserted (figures belong in docs/performance.md, not in tests): a benchmark
 that no longer runs against the current pipeline fails here instead of rotting. The
 scripts start together, each in its own process, so the module takes about as long as
 the slowest of them.

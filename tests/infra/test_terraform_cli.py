@@ -271,7 +271,7 @@ def test_apply_then_the_pipeline_runs_on_what_terraform_made_then_destroy(
         depth = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])
         assert depth["Attributes"]["ApproximateNumberOfMessages"] == "0"
 
-        # WHEN the stack is torn down as the README's Deploying to AWS section says: empty the versioned bucket, destroy
+        # WHEN the stack is torn down as docs/deploying.md's Teardown section says: empty the versioned bucket, destroy
         sqs.delete_queue(QueueUrl=probe_url)
         empty_versioned_bucket(s3, bucket)
         fresh_terraform.run(

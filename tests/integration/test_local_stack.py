@@ -1,4 +1,4 @@
-"""`python -m local_aws` shared by another process, as the README describes."""
+"""`python -m local_aws` shared by another process, as docs/cli.md describes."""
 
 import json
 import os

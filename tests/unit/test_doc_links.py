@@ -57,9 +57,7 @@ def relative_links(path: Path) -> list[str]:
     """Targets of the links and images that point inside the repository."""
     prose = "\n".join(_prose_lines(path.read_text(encoding="utf-8")))
     prose = re.sub(r"`[^`]*`", "", prose)  # link text may wrap onto the next line
-    return [
-        target for target in _LINK.findall(prose) if not re.match(r"^[a-z][a-z0-9+.-]*:", target, re.IGNORECASE)
-    ]
+    return [target for target in _LINK.findall(prose) if not re.match(r"^[a-z][a-z0-9+.-]*:", target, re.IGNORECASE)]
 
 
 def broken_links(path: Path) -> list[str]:
