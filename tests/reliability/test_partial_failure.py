@@ -68,7 +68,9 @@ def file_rows() -> list[dict]:
             row(site, "2026-11-29T00:45:00Z", 1.0, 2.5),  # duplicate: the last row wins
         ]
         rows += [
-            row(site, f"2026-11-29T{1 + i // 4:02d}:{15 * (i % 4):02d}:00Z", 1 + i % 3, 2 + i % 2) for i in range(20)
+            row(site, f"2026-11-29T{1 + i // 4:02d}:{15 * (i % 4):02d}:00Z", 1 + i % 3, 2 + i % 2)
+            for i in range(20)
+            if i != 10  # 03:30 missing: estimated on the line from 03:15 to 03:45
         ]
     rows.insert(3, {"site_id": "site a", "timestamp": "noon", "energy_generated_kwh": "x"})  # quarantined
     return rows
@@ -130,7 +132,12 @@ def run(moto_server, plan: FaultPlan) -> tuple[dict, Runner]:
 
 def test_a_write_failing_at_any_step_then_redelivered_ends_as_the_undisturbed_run(moto_server):
     expected, _ = run(moto_server, counting := FaultPlan())
-    assert expected["outcome"]["anomalies"] >= 6 and expected["outcome"]["missing_intervals"] == 10
+    assert expected["outcome"]["anomalies"] >= 6 and expected["outcome"]["missing_intervals"] == 12
+    estimates = {
+        (r["site_id"], r["timestamp"]): r["energy_generated_kwh"] for r in expected["records"] if r["estimate_method"]
+    }
+    # 03:15 generated 1 + 9 % 3 = 1, 03:45 generated 1 + 11 % 3 = 3: the line passes 2 at 03:30
+    assert estimates == {(s, "2026-11-29T03:30:00Z"): Decimal(2) for s in SITES}
     reasons = {reason for r in expected["records"] for reason in r["anomaly_reasons"]}
     assert {"spike_consumption", "flatline_generation", "negative_generation"} <= reasons
     assert expected["alerts"] == 1 and expected["left held"] == [] and expected["one processing time per file"]
