@@ -1,81 +1,22 @@
 """Create the whole stack, idempotently, on whatever endpoint the settings name.
 
-The resource shapes here are the contract terraform/ also declares; tests/infra compares
-the two so that the embedded stack and AWS cannot drift apart.
+The tables' keys come from `pipeline.schema`, the contract terraform/ also declares; tests/infra
+compares the two so that the embedded stack and AWS cannot drift apart.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from pipeline.aws import client, error_code
+from pipeline.schema import TableSpec, table_specs
 from pipeline.settings import Settings
 
-ANOMALY_INDEX = "anomalies"
-ANOMALY_SHARDS = 8
-FILES_BY_DAY_INDEX = "by-processed-day"
 QUEUE_RETENTION_SECONDS = 4 * 24 * 3600
 DLQ_RETENTION_SECONDS = 14 * 24 * 3600
-
-
-@dataclass(frozen=True)
-class Index:
-    name: str
-    hash_key: str
-    range_key: str
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """Keys and indexes of one DynamoDB table; every attribute named here is a string."""
-
-    hash_key: str
-    range_key: str | None = None
-    indexes: tuple[Index, ...] = field(default_factory=tuple)
-
-    def create_request(self, name: str) -> dict[str, Any]:
-        keys = [self.hash_key] + ([self.range_key] if self.range_key else [])
-        index_keys = [k for i in self.indexes for k in (i.hash_key, i.range_key)]
-        attributes = list(dict.fromkeys(keys + index_keys))
-        request: dict[str, Any] = {
-            "TableName": name,
-            "BillingMode": "PAY_PER_REQUEST",
-            "AttributeDefinitions": [{"AttributeName": a, "AttributeType": "S"} for a in attributes],
-            "KeySchema": _key_schema(self.hash_key, self.range_key),
-        }
-        if self.indexes:
-            request["GlobalSecondaryIndexes"] = [
-                {
-                    "IndexName": i.name,
-                    "KeySchema": _key_schema(i.hash_key, i.range_key),
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-                for i in self.indexes
-            ]
-        return request
-
-
-def table_specs(settings: Settings) -> dict[str, TableSpec]:
-    """Table name -> its keys. Records keep the original `energy_data` attribute names."""
-    return {
-        settings.table: TableSpec("site_id", "timestamp", (Index(ANOMALY_INDEX, "anomaly_shard", "timestamp"),)),
-        settings.rollup_table: TableSpec("site_id", "day"),
-        settings.sites_table: TableSpec("site_id"),
-        settings.files_table: TableSpec(
-            "source_key", None, (Index(FILES_BY_DAY_INDEX, "processed_day", "processed_at"),)
-        ),
-    }
-
-
-def _key_schema(hash_key: str, range_key: str | None) -> list[dict[str, str]]:
-    schema = [{"AttributeName": hash_key, "KeyType": "HASH"}]
-    if range_key:
-        schema.append({"AttributeName": range_key, "KeyType": "RANGE"})
-    return schema
 
 
 def bootstrap(settings: Settings, *, local_alert_queue: bool | None = None) -> dict[str, str]:

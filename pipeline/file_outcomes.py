@@ -12,8 +12,8 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from pipeline.aws import client
-from pipeline.bootstrap import FILES_BY_DAY_INDEX
 from pipeline.dynamo import batch_get, marshal, query
+from pipeline.schema import FILES_BY_DAY_INDEX
 from pipeline.settings import Settings
 
 PROCESSED, PARTIAL, QUARANTINED = "processed", "partial", "quarantined"

@@ -13,10 +13,10 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
-from pipeline.bootstrap import ANOMALY_INDEX, ANOMALY_SHARDS
 from pipeline.dynamo import batch_get, batch_write, marshal, query
 from pipeline.records import Record
 from pipeline.rollups import Delta, RollupKey, apply_deltas, deltas
+from pipeline.schema import ANOMALY_INDEX, ANOMALY_SHARDS
 from pipeline.settings import Settings
 from pipeline.site_claims import Lease
 

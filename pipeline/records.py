@@ -21,8 +21,8 @@ from decimal import Decimal
 from typing import Any
 
 from pipeline.anomalies import SENTINEL_VALUE
-from pipeline.bootstrap import ANOMALY_SHARDS
 from pipeline.estimates import Estimate
+from pipeline.schema import ANOMALY_SHARDS
 from pipeline.validation import Reading
 
 

@@ -24,7 +24,7 @@ import hcl2
 import pytest
 from hcl2 import SerializationOptions
 
-from pipeline.bootstrap import table_specs
+from pipeline.schema import table_specs
 from pipeline.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

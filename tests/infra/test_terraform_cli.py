@@ -29,7 +29,7 @@ import pytest
 
 from local_aws.runner import Runner
 from local_aws.server import EmbeddedServer
-from pipeline.bootstrap import table_specs
+from pipeline.schema import table_specs
 from pipeline.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

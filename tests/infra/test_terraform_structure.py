@@ -12,7 +12,7 @@ from pathlib import Path
 
 import hcl2
 
-from pipeline.bootstrap import table_specs
+from pipeline.schema import table_specs
 from pipeline.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
