@@ -32,10 +32,10 @@ if str(ROOT) not in sys.path:
 from local_aws.runner import Runner  # noqa: E402
 from local_aws.server import EmbeddedServer, start_server  # noqa: E402
 from pipeline import processing  # noqa: E402
-from pipeline.bootstrap import bootstrap  # noqa: E402
 from pipeline.logs import configure as configure_logs  # noqa: E402
+from pipeline.ops.bootstrap import bootstrap  # noqa: E402
+from pipeline.ops.simulation import make_sites  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
-from pipeline.simulation import make_sites  # noqa: E402
 from pipeline.sites import Site  # noqa: E402
 
 T = TypeVar("T")

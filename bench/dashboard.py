@@ -57,8 +57,8 @@ from bench.common import (  # noqa: E402
 from pipeline import rollups  # noqa: E402
 from pipeline.dynamo import batch_write, marshal  # noqa: E402
 from pipeline.formats import RawRow  # noqa: E402
+from pipeline.ops.simulation import simulate  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
-from pipeline.simulation import simulate  # noqa: E402
 from pipeline.sites import Site, list_sites, put_sites  # noqa: E402
 from pipeline.validation import validate_rows  # noqa: E402
 

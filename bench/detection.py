@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from local_aws.stack import start_stack
 from pipeline import raw_files
+from pipeline.ops.simulation import ANOMALY_KINDS, encode, make_sites, simulate
 from pipeline.record_store import site_records
 from pipeline.rollups import hour_of, site_rollups
-from pipeline.simulation import ANOMALY_KINDS, encode, make_sites, simulate
 from pipeline.sites import put_sites
 
 TARGET_PRECISION, TARGET_RECALL = 0.95, 0.90

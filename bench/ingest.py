@@ -49,8 +49,8 @@ from bench.common import (  # noqa: E402
 from pipeline import raw_files  # noqa: E402
 from pipeline.aws import client  # noqa: E402
 from pipeline.file_outcomes import file_outcomes  # noqa: E402
+from pipeline.ops.simulation import encode, simulate  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
-from pipeline.simulation import encode, simulate  # noqa: E402
 from pipeline.sites import Site, put_sites  # noqa: E402
 
 TARGET = 8.0

@@ -223,7 +223,7 @@ def role_app() -> None:
 
     from bench.common import bench_sites
     from pipeline import raw_files
-    from pipeline.simulation import encode, simulate
+    from pipeline.ops.simulation import encode, simulate
     from pipeline.sites import put_sites
 
     stack = _start_app_stack()

@@ -39,7 +39,7 @@ from bench.common import (  # noqa: E402
     timed,
 )
 from pipeline.formats import decode_rows  # noqa: E402
-from pipeline.simulation import encode, simulate  # noqa: E402
+from pipeline.ops.simulation import encode, simulate  # noqa: E402
 from pipeline.sites import Site  # noqa: E402
 from pipeline.validation import validate_rows  # noqa: E402
 

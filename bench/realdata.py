@@ -36,8 +36,8 @@ from bench.common import embedded_stack, number, parse_args, progress, ratio_lin
 from pipeline import raw_files  # noqa: E402
 from pipeline.anomalies import SERIES_REASONS  # noqa: E402
 from pipeline.file_outcomes import file_outcomes  # noqa: E402
+from pipeline.ops.simulation import encode  # noqa: E402
 from pipeline.record_store import site_records  # noqa: E402
-from pipeline.simulation import encode  # noqa: E402
 from pipeline.sites import Site, put_sites  # noqa: E402
 
 WHEEL = "pvanalytics-0.2.2-py3-none-any.whl"

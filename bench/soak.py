@@ -41,9 +41,9 @@ from bench.common import (  # noqa: E402
 )
 from local_aws.runner import Runner  # noqa: E402
 from pipeline import raw_files  # noqa: E402
-from pipeline.dead_letters import list_dead_letters, redrive  # noqa: E402
-from pipeline.verify import FILES as FILES_CHECK  # noqa: E402
-from pipeline.verify import Report, verify  # noqa: E402
+from pipeline.ops.dead_letters import list_dead_letters, redrive  # noqa: E402
+from pipeline.ops.verify import FILES as FILES_CHECK  # noqa: E402
+from pipeline.ops.verify import Report, verify  # noqa: E402
 from tests.reliability.faults import WRITES, FaultPlan, injected  # noqa: E402
 from tests.reliability.workload import alerting, deliver_again, file_rows, register_sites, settle, state  # noqa: E402
 

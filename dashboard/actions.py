@@ -7,11 +7,11 @@ import time
 import streamlit as st
 
 from dashboard import data
-from pipeline import dead_letters, episode_marks, record_edits, site_registry
 from pipeline.aws import caller_arn
+from pipeline.ops import dead_letters, episode_marks, record_edits, site_registry
+from pipeline.ops.site_fields import SiteChange
 from pipeline.records import Record
 from pipeline.settings import Settings
-from pipeline.site_fields import SiteChange
 
 
 def redrive_dead_letters(settings: Settings, expected: int) -> int:

@@ -17,8 +17,8 @@ import streamlit as st
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.aws import describe_error
+from pipeline.ops.simulation import upload_simulated
 from pipeline.settings import Settings
-from pipeline.simulation import upload_simulated
 
 INTERVALS_SECONDS = (10, 20, 30, 60, 120, 300, 600)
 DEFAULT_INTERVAL_SECONDS = 120

@@ -19,24 +19,14 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.aggregate import natural_key
-from pipeline import (
-    alert_history,
-    browse,
-    dead_letters,
-    episode_marks,
-    file_outcomes,
-    raw_files,
-    record_store,
-    rollups,
-    sites,
-    verify,
-)
+from pipeline import file_outcomes, raw_files, record_store, rollups, sites
 from pipeline.aws import caller_arn
 from pipeline.formats import REASONS, NonFinite, RawRow, UnreadableFile, iter_rows, iter_text
-from pipeline.health import Health, stack_health
+from pipeline.ops import alert_history, browse, dead_letters, episode_marks, verify
+from pipeline.ops.health import Health, stack_health
+from pipeline.ops.simulation import upload_log as read_upload_log
 from pipeline.records import Record
 from pipeline.settings import Settings
-from pipeline.simulation import upload_log as read_upload_log
 
 VERSION_TTL = 2
 SHORT_TTL = 10

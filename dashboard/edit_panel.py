@@ -2,7 +2,7 @@
 its audit trail, and the analyst's two edits, a correction and a false-positive mark.
 
 The reading is read afresh by its key (one GetItem) rather than from the cached table, so
-the panel shows what an edit is made against; the edit itself is `pipeline.record_edits`,
+the panel shows what an edit is made against; the edit itself is `pipeline.ops.record_edits`,
 through `dashboard.actions`, which clears the loaders it makes stale.
 """
 
@@ -17,7 +17,7 @@ import streamlit as st
 from dashboard import actions, widgets
 from dashboard.timefmt import shown
 from pipeline.aws import TransientError
-from pipeline.record_edits import (
+from pipeline.ops.record_edits import (
     CORRECTED,
     MAX_WHY_CHARS,
     EditRefused,

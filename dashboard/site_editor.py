@@ -17,8 +17,8 @@ import streamlit as st
 from dashboard.tables import when_column
 from dashboard.timefmt import to_local
 from dashboard.widgets import count, plain
-from pipeline.site_fields import FIELDS, PREFIX, rule_settings, timezones
-from pipeline.site_registry import Saved, export_rows, threshold_columns
+from pipeline.ops.site_fields import FIELDS, PREFIX, rule_settings, timezones
+from pipeline.ops.site_registry import Saved, export_rows, threshold_columns
 from pipeline.sites import KINDS, Activity, Site
 
 STATS = ("last_reading", "completeness", "anomaly_rate")

@@ -8,7 +8,7 @@ from pathlib import Path
 from local_aws.persistence import Persistence
 from local_aws.runner import Runner
 from local_aws.server import EmbeddedServer, ensure_port_free, start_server
-from pipeline.bootstrap import bootstrap
+from pipeline.ops.bootstrap import bootstrap
 from pipeline.settings import Settings
 
 

@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import actions, data, tables, widgets
 from dashboard.timefmt import ago, duration, parse_utc, shown, to_local, user_timezone
-from pipeline import episode_marks, verify
+from pipeline.ops import episode_marks, verify
 
 VERIFY_DAYS = 7  # "Verify now" covers files uploaded, and readings dated, from this many days ago
 

@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import data, tables, widgets
 from dashboard.continuous import DEFAULT_INTERVAL_SECONDS, INTERVALS_SECONDS, Plan, simulator, upload
 from dashboard.timefmt import duration, shown, to_local, user_timezone
-from pipeline.simulation import FORMATS
+from pipeline.ops.simulation import FORMATS
 
 settings = widgets.page_setup()
 tz = user_timezone()

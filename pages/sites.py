@@ -4,8 +4,8 @@ import streamlit as st
 
 from dashboard import actions, data, site_editor, widgets
 from dashboard.timefmt import user_timezone
-from pipeline import site_registry
-from pipeline.site_fields import MAX_PROBLEMS, Refused, SiteChange
+from pipeline.ops import site_registry
+from pipeline.ops.site_fields import MAX_PROBLEMS, Refused, SiteChange
 
 WINDOWS = {"24 hours": 24, "7 days": 7 * 24, "30 days": 30 * 24}
 APPLIES = (

@@ -7,7 +7,7 @@ index partitions so that no single key takes every anomaly.
 
 Not every record is a meter's reading as it came: an estimate fills a missing interval
 (`estimate_method`, see `pipeline.estimates`), and an analyst may correct a record or
-dismiss its reasons as a false positive (`pipeline.record_edits`). An edited record keeps
+dismiss its reasons as a false positive (`pipeline.ops.record_edits`). An edited record keeps
 the values it had before its first edit (`original`) and every edit made to it (`edits`:
 who, when, old and new values, why); processing never writes over it again.
 """

@@ -1,4 +1,5 @@
-"""Build the Lambda package: `pipeline/`, `lambda/handler.py` and `tzdata` at the root of one zip.
+"""Build the Lambda package: `pipeline/` without its operations side (`pipeline/ops/`, which
+the function never imports), `lambda/handler.py` and `tzdata` at the root of one zip.
 
 The zip is deterministic (same sources -> same bytes) so that Terraform's
 `source_code_hash` changes only when the code does, whoever builds it: entries are sorted,
@@ -32,6 +33,7 @@ DEFAULT_OUTPUT = ROOT / "build" / "lambda.zip"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FILE_MODE = 0o100644  # regular file, rw-r--r--
 EXCLUDED_DIRS = {"__pycache__"}
+OPERATIONS = {"ops", "__main__.py"}  # pipeline/ops/ and the CLI's entry: never run in Lambda
 EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
 VENDORED = ("tzdata",)  # installed packages the function needs beside the runtime's boto3
 
@@ -39,7 +41,7 @@ VENDORED = ("tzdata",)  # installed packages the function needs beside the runti
 def package_files(root: Path = ROOT) -> dict[str, Path]:
     """Zip entry name -> source file; the handler goes to the root as handler.py."""
     files = {"handler.py": root / "lambda" / "handler.py"}
-    for path in _walk(root / "pipeline"):
+    for path in _walk(root / "pipeline", skip=OPERATIONS):
         files[path.relative_to(root).as_posix()] = path
     for name in VENDORED:
         directory = _installed(name)
@@ -58,11 +60,12 @@ def _installed(package: str) -> Path:
     return Path(spec.origin).parent
 
 
-def _walk(directory: Path) -> Iterator[Path]:
+def _walk(directory: Path, skip: set[str] | frozenset[str] = frozenset()) -> Iterator[Path]:
     for current, dirs, names in os.walk(directory):
-        dirs[:] = [d for d in dirs if d not in EXCLUDED_DIRS and not d.startswith(".")]
+        top = Path(current) == directory
+        dirs[:] = [d for d in dirs if d not in EXCLUDED_DIRS and not d.startswith(".") and not (top and d in skip)]
         for name in names:
-            if name.startswith(".") or Path(name).suffix in EXCLUDED_SUFFIXES:
+            if name.startswith(".") or Path(name).suffix in EXCLUDED_SUFFIXES or (top and name in skip):
                 continue
             yield Path(current) / name
 

@@ -11,14 +11,14 @@ locals {
 
 resource "aws_sqs_queue" "raw_events_dlq" {
   name                      = local.dlq_name
-  message_retention_seconds = 1209600 # 14 days, the SQS maximum (pipeline.bootstrap.DLQ_RETENTION_SECONDS)
+  message_retention_seconds = 1209600 # 14 days, the SQS maximum (pipeline.ops.bootstrap.DLQ_RETENTION_SECONDS)
   sqs_managed_sse_enabled   = true
   policy                    = data.aws_iam_policy_document.raw_events_dlq.json
 }
 
 resource "aws_sqs_queue" "raw_events" {
   name                       = local.queue_name
-  message_retention_seconds  = 345600 # 4 days, the SQS default (pipeline.bootstrap.QUEUE_RETENTION_SECONDS)
+  message_retention_seconds  = 345600 # 4 days, the SQS default (pipeline.ops.bootstrap.QUEUE_RETENTION_SECONDS)
   visibility_timeout_seconds = local.queue_visibility_timeout_seconds
   sqs_managed_sse_enabled    = true
   policy                     = data.aws_iam_policy_document.raw_events_queue.json

@@ -1,4 +1,4 @@
-# DynamoDB tables: keys and indexes are the contract of pipeline/bootstrap.py
+# DynamoDB tables: keys and indexes are the contract of pipeline/schema.py
 # (table_specs); tests/infra/test_infra_parity.py keeps the two equal. Every key is a string.
 
 resource "aws_dynamodb_table" "records" {

@@ -16,7 +16,7 @@ if str(ROOT) not in sys.path:
 
 from local_aws.runner import LambdaContext, Runner, load_handler  # noqa: E402
 from local_aws.server import EmbeddedServer, start_server  # noqa: E402
-from pipeline.bootstrap import bootstrap  # noqa: E402
+from pipeline.ops.bootstrap import bootstrap  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 
 EVENTS = Path(__file__).resolve().parent / "events"

@@ -14,7 +14,7 @@ import pytest
 from dashboard import aggregate, timefmt, widgets
 from dashboard.continuous import ContinuousSimulator, Plan
 from pipeline.aws import client
-from pipeline.health import stack_health
+from pipeline.ops.health import stack_health
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

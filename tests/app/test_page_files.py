@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from dashboard import data
-from pipeline import browse
 from pipeline.aws import client
+from pipeline.ops import browse
 from pipeline.raw_files import raw_key, upload
 from pipeline.sites import Site, put_sites
 from tests.app.conftest import shown

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from pipeline.aws import client
 from pipeline.dynamo import marshal
+from pipeline.ops.verify import Finding, Report, save_report
 from pipeline.record_store import site_records
-from pipeline.verify import Finding, Report, save_report
 
 OPERATIONS = "pages/operations.py"
 

@@ -12,8 +12,8 @@ import pytest
 from dashboard import data
 from dashboard.tables import ANOMALY_STYLE
 from pipeline import raw_files
+from pipeline.ops.simulation import upload_simulated
 from pipeline.record_store import site_records
-from pipeline.simulation import upload_simulated
 
 RECORDS = "pages/records.py"
 

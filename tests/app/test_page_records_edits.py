@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from pipeline import raw_files
-from pipeline.record_edits import get_record
+from pipeline.ops.record_edits import get_record
 
 RECORDS = "pages/records.py"
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from pipeline.simulation import make_sites
+from pipeline.ops.simulation import make_sites
 from pipeline.sites import get_site_item, put_sites
 
 SITES = "pages/sites.py"

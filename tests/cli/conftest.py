@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from pipeline.cli import main
+from pipeline.ops.cli import main
 
 
 @pytest.fixture

@@ -170,7 +170,7 @@ def test_records_print_nothing_when_the_query_fails_part_way(cli, settings, runn
             yield record
 
     assert cli("records", "--site", "site-1")[1].count("\n") == 9, "header and eight records when all goes well"
-    monkeypatch.setattr("pipeline.cli.site_records", dies_after_three)
+    monkeypatch.setattr("pipeline.ops.cli.site_records", dies_after_three)
     capsys.readouterr()
     code, out = cli("records", "--site", "site-1")
     assert code == 1 and out == "", "no truncated CSV that would look complete"

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from pipeline import raw_files
-from pipeline.alert_history import delivered_alerts
+from pipeline.ops.alert_history import delivered_alerts
 from pipeline.sites import Site, put_sites
 
 

@@ -10,8 +10,8 @@ from decimal import Decimal
 from pipeline import raw_files
 from pipeline.aws import client
 from pipeline.dynamo import marshal
+from pipeline.ops.simulation import make_sites
 from pipeline.record_store import site_records
-from pipeline.simulation import make_sites
 from pipeline.sites import get_site_item, put_sites
 
 GOOD = (

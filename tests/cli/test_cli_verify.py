@@ -7,8 +7,8 @@ import pytest
 
 from pipeline.aws import client
 from pipeline.dynamo import marshal
+from pipeline.ops.verify import last_report
 from pipeline.record_store import site_records
-from pipeline.verify import last_report
 
 
 def _bump_a_rollup(settings, site="site-1"):

@@ -1,6 +1,6 @@
 """The embedded stack and the AWS stack cannot drift apart.
 
-`python -m pipeline bootstrap` (pipeline/bootstrap.py) builds the stack the app runs on
+`python -m pipeline bootstrap` (pipeline/ops/bootstrap.py) builds the stack the app runs on
 locally; terraform/ builds it in AWS. The app's queries only work on both if tables, keys,
 indexes, queue settings and subscriptions are the same, so one test compares them.
 """
@@ -13,7 +13,7 @@ import pytest
 
 from local_aws.server import EmbeddedServer
 from pipeline.aws import client
-from pipeline.bootstrap import bootstrap
+from pipeline.ops.bootstrap import bootstrap
 from pipeline.settings import Settings
 
 

@@ -8,6 +8,7 @@ S3 -> SQS event taken from a moto queue.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import os
@@ -22,8 +23,8 @@ import boto3
 import pytest
 
 from local_aws.server import EmbeddedServer
-from pipeline.alert_history import delivered_alerts
-from pipeline.bootstrap import bootstrap
+from pipeline.ops.alert_history import delivered_alerts
+from pipeline.ops.bootstrap import bootstrap
 from pipeline.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -104,10 +105,37 @@ def test_the_package_is_deterministic_and_holds_only_the_sources(packager, tmp_p
     assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n]
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
     assert {i.external_attr >> 16 for i in infos} == {0o100644}
-    expected = {
-        p.relative_to(REPO).as_posix() for p in (REPO / "pipeline").rglob("*.py") if "__pycache__" not in p.parts
-    }
-    assert {n for n in names if not n.startswith("tzdata/")} == expected | {"handler.py"}
+    assert {n for n in names if not n.startswith("tzdata/")} == handler_imports(REPO) | {"handler.py"}
+
+
+def handler_imports(root: Path) -> set[str]:
+    """The pipeline modules lambda/handler.py imports, directly or through each other, read
+    from the sources' import statements (not from the packager's rule)."""
+    found, todo = {"pipeline/__init__.py"}, [root / "lambda" / "handler.py"]
+    while todo:
+        tree = ast.parse(todo.pop().read_text())
+        for node in ast.walk(tree):
+            modules = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "pipeline":
+                modules = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names if alias.name.split(".")[0] == "pipeline"]
+            for module in modules:
+                path = root / (module.replace(".", "/") + ".py")
+                if path.is_file() and path.relative_to(root).as_posix() not in found:
+                    found.add(path.relative_to(root).as_posix())
+                    todo.append(path)
+    return found
+
+
+def test_the_package_leaves_out_what_the_function_never_imports(packager) -> None:
+    # GIVEN the sources as they are
+    # WHEN they are packaged
+    names = set(packager.package_files(REPO))
+    # THEN the operations side (the stack's creation, the CLI, the simulator...) stays out
+    assert not [n for n in names if n.startswith("pipeline/ops/") or n == "pipeline/__main__.py"]
+    assert {"pipeline/processing.py", "pipeline/schema.py"} <= names
+    assert "pipeline/ops/cli.py" in {p.relative_to(REPO).as_posix() for p in (REPO / "pipeline").rglob("*.py")}
 
 
 def test_the_built_zip_is_up_to_date(packager, tmp_path: Path) -> None:

@@ -183,7 +183,7 @@ def test_apply_then_the_pipeline_runs_on_what_terraform_made_then_destroy(
         def aws(service: str):
             return session.client(service, endpoint_url=moto.endpoint, region_name="us-east-1")
 
-        # AND the stack is the one pipeline/bootstrap.py builds (with the email subscription)
+        # AND the stack is the one pipeline/ops/bootstrap.py builds (with the email subscription)
         expected = shapes.declared(tf)
         expected["subscriptions"] = ["email"]
         assert shapes.live(settings, aws, settings.bucket) == expected

@@ -12,12 +12,12 @@ import pytest
 
 from local_aws.runner import Runner
 from pipeline import raw_files
-from pipeline.alert_history import delivered_alerts
 from pipeline.aws import client
-from pipeline.bootstrap import bootstrap
-from pipeline.episode_marks import acknowledge, open_episodes
 from pipeline.events import notification_body
 from pipeline.file_outcomes import file_outcomes
+from pipeline.ops.alert_history import delivered_alerts
+from pipeline.ops.bootstrap import bootstrap
+from pipeline.ops.episode_marks import acknowledge, open_episodes
 from pipeline.sites import Site, put_sites
 from tests.reliability.faults import FaultPlan, injected
 

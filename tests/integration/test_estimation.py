@@ -6,10 +6,10 @@ from decimal import Decimal
 
 from pipeline import processing, raw_files
 from pipeline.file_outcomes import file_outcomes
+from pipeline.ops.verify import verify
 from pipeline.record_store import site_records
 from pipeline.rollups import site_rollups
 from pipeline.sites import Site, put_sites
-from pipeline.verify import verify
 
 METER = Site("meter", kind="consumer", capacity_kw=Decimal(40), interval_minutes=15)
 

@@ -8,13 +8,14 @@ from decimal import Decimal
 
 import pytest
 
-from pipeline import dead_letters, raw_files
-from pipeline.alert_history import delivered_alerts, sent_alerts
+from pipeline import raw_files
 from pipeline.aws import TransientError, client
 from pipeline.file_outcomes import file_outcomes
+from pipeline.ops import dead_letters
+from pipeline.ops.alert_history import delivered_alerts, sent_alerts
+from pipeline.ops.simulation import encode, make_sites, simulate
 from pipeline.record_store import recent_anomalies, site_records
 from pipeline.rollups import site_rollups
-from pipeline.simulation import encode, make_sites, simulate
 from pipeline.sites import list_sites, put_sites, site_items
 
 KEY = "raw/2026/11/29/readings.json"

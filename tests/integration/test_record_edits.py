@@ -12,14 +12,14 @@ from decimal import Decimal
 import pytest
 
 from pipeline import raw_files, record_store, site_claims
-from pipeline.alert_history import delivered_alerts
+from pipeline.ops.alert_history import delivered_alerts
+from pipeline.ops.record_edits import EditRefused, NoSuchReading, correct, dismiss, edited_records, get_record
+from pipeline.ops.verify import verify
 from pipeline.processing import process_object
-from pipeline.record_edits import EditRefused, NoSuchReading, correct, dismiss, edited_records, get_record
 from pipeline.record_store import recent_anomalies, site_records
 from pipeline.rollup_rebuild import rebuild_site
 from pipeline.rollups import site_rollups
 from pipeline.sites import site_items
-from pipeline.verify import verify
 
 KEY = "raw/2026/11/29/readings.json"
 FLAGGED = "2026-11-29T06:00:00Z"  # generates -5 kWh: flagged

@@ -14,10 +14,10 @@ from pipeline.aws import client
 from pipeline.dynamo import marshal
 from pipeline.events import notification_body
 from pipeline.file_outcomes import file_outcomes
+from pipeline.ops.verify import last_report, save_report, verify
 from pipeline.record_store import site_records
 from pipeline.rollup_rebuild import rebuild_site
 from pipeline.sites import site_items
-from pipeline.verify import last_report, save_report, verify
 
 DAY = "2026-11-29"
 KEY = "raw/2026/11/29/readings.json"

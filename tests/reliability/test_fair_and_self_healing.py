@@ -12,7 +12,7 @@ from pipeline import raw_files
 from pipeline.aws import client
 from pipeline.dynamo import marshal
 from pipeline.file_outcomes import file_outcomes
-from pipeline.simulation import make_sites
+from pipeline.ops.simulation import make_sites
 from pipeline.sites import put_sites, site_items
 from tests.conftest import wait_for
 

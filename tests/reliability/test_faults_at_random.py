@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 
 from local_aws.runner import Runner
-from pipeline.bootstrap import bootstrap
+from pipeline.ops.bootstrap import bootstrap
+from pipeline.ops.verify import FILES as FILES_CHECK
+from pipeline.ops.verify import Report, verify
 from pipeline.settings import Settings
-from pipeline.verify import FILES as FILES_CHECK
-from pipeline.verify import Report, verify
 from tests.reliability.faults import WRITES, FaultPlan, injected
 from tests.reliability.workload import (
     alerting,
@@ -109,7 +109,7 @@ def run(moto_server, scenario: Scenario) -> Run:
 
 def redrive_dead_letters_checked(settings: Settings, keys: list[str]) -> tuple[list[str], Report | None]:
     """Before a redrive, verify must account for every file: stored, or in the DLQ."""
-    from pipeline.dead_letters import list_dead_letters
+    from pipeline.ops.dead_letters import list_dead_letters
 
     if not list_dead_letters(settings, 1000):
         return [], None

@@ -9,8 +9,8 @@ from dataclasses import asdict, replace
 
 from local_aws.runner import Runner
 from pipeline import raw_files
-from pipeline.alert_history import delivered_alerts
 from pipeline.file_outcomes import file_outcomes
+from pipeline.ops.alert_history import delivered_alerts
 from pipeline.progress import load_progress
 from pipeline.record_store import site_records
 from pipeline.rollups import site_rollups

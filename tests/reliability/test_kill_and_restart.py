@@ -24,10 +24,10 @@ import pytest
 from pipeline import raw_files
 from pipeline.aws import client
 from pipeline.file_outcomes import file_outcomes
+from pipeline.ops.verify import verify
 from pipeline.progress import load_progress
 from pipeline.settings import Settings
 from pipeline.site_claims import LEASE_SECONDS
-from pipeline.verify import verify
 from tests.conftest import ROOT, wait_for
 from tests.integration.test_local_stack import free_port
 from tests.reliability.workload import SITES, file_key, file_rows, queue_url, queued, register_sites, state

@@ -18,10 +18,10 @@ from decimal import Decimal
 
 from local_aws.runner import Runner
 from pipeline import raw_files
-from pipeline.alert_history import delivered_alerts
-from pipeline.bootstrap import bootstrap
 from pipeline.dynamo import query
 from pipeline.file_outcomes import file_outcomes
+from pipeline.ops.alert_history import delivered_alerts
+from pipeline.ops.bootstrap import bootstrap
 from pipeline.record_store import site_records
 from pipeline.settings import Settings
 from pipeline.sites import Site, put_sites, site_items

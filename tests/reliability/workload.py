@@ -24,11 +24,11 @@ from typing import Any
 
 from local_aws.runner import Runner
 from pipeline import raw_files
-from pipeline.alert_history import delivered_alerts
 from pipeline.aws import client
-from pipeline.dead_letters import list_dead_letters, redrive
 from pipeline.dynamo import query
 from pipeline.file_outcomes import file_outcomes
+from pipeline.ops.alert_history import delivered_alerts
+from pipeline.ops.dead_letters import list_dead_letters, redrive
 from pipeline.record_store import site_records
 from pipeline.settings import Settings
 from pipeline.sites import Site, put_sites, site_items

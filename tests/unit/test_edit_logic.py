@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from pipeline.record_edits import (
+from pipeline.ops.record_edits import (
     MAX_EDITS,
     EditRefused,
     audit_rows,

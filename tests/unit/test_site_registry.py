@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from pipeline.site_fields import FIELDS, MAX_PROBLEMS, THRESHOLDS, Refused, SiteChange, rule_settings
-from pipeline.site_registry import (
+from pipeline.ops.site_fields import FIELDS, MAX_PROBLEMS, THRESHOLDS, Refused, SiteChange, rule_settings
+from pipeline.ops.site_registry import (
     MAX_IMPORT_BYTES,
     describe,
     export_csv,

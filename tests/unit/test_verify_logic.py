@@ -5,11 +5,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from pipeline.file_outcomes import FileOutcome
-from pipeline.raw_files import RawObject
-from pipeline.records import derive
-from pipeline.rollup_rebuild import differences, expected_days, rebuilt_item
-from pipeline.validation import Reading
-from pipeline.verify import (
+from pipeline.ops.verify import (
     Finding,
     Report,
     alert_findings,
@@ -17,6 +13,10 @@ from pipeline.verify import (
     ledger_findings,
     render,
 )
+from pipeline.raw_files import RawObject
+from pipeline.records import derive
+from pipeline.rollup_rebuild import differences, expected_days, rebuilt_item
+from pipeline.validation import Reading
 
 NOW = datetime(2026, 11, 29, 12, tzinfo=UTC)
 
@@ -122,7 +122,7 @@ def test_a_report_round_trips_and_renders_plain_text():
 def test_a_file_that_changed_an_episode_and_has_no_alert_recorded_is_a_finding():
     from dataclasses import replace
 
-    from pipeline.verify import unsent_alert_findings
+    from pipeline.ops.verify import unsent_alert_findings
 
     quiet, lost = outcome(key="quiet"), replace(outcome(key="lost"), anomalies=3, episode_changes=1)
     sent = replace(outcome(key="sent"), anomalies=2, episode_changes=1, alert_message_id="m-1")

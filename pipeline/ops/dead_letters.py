@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from pipeline.aws import client
 from pipeline.events import MalformedEvent, objects_in_sqs_body
-from pipeline.queue_peek import peek_messages
+from pipeline.ops.queue_peek import peek_messages
 from pipeline.settings import Settings
 
 PEEK_VISIBILITY_SECONDS = 30

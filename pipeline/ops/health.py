@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.aws import client, describe_error
-from pipeline.dead_letters import depth
+from pipeline.ops.dead_letters import depth
 from pipeline.settings import Settings
 
 

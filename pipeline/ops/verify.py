@@ -34,10 +34,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from pipeline.aws import client, error_code
-from pipeline.browse import day_prefix, list_days
-from pipeline.dead_letters import depth, list_dead_letters
 from pipeline.file_outcomes import PARTIAL, PROCESSED, FileOutcome, file_outcomes
-from pipeline.queue_peek import peek_messages
+from pipeline.ops.browse import day_prefix, list_days
+from pipeline.ops.dead_letters import depth, list_dead_letters
+from pipeline.ops.queue_peek import peek_messages
 from pipeline.raw_files import RawObject, list_objects
 from pipeline.record_store import site_records
 from pipeline.records import Record

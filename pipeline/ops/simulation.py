@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from pipeline import raw_files
-from pipeline.browse import files_on, list_days
+from pipeline.ops.browse import files_on, list_days
 from pipeline.settings import Settings
 from pipeline.sites import Site, put_sites
 from pipeline.solar import sun_elevation_degrees

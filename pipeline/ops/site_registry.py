@@ -18,8 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from pipeline.settings import Settings
-from pipeline.site_fields import (
+from pipeline.ops.site_fields import (
     FIELDS,
     PREFIX,
     Refused,
@@ -29,6 +28,7 @@ from pipeline.site_fields import (
     shown_value,
     site_id_problem,
 )
+from pipeline.settings import Settings
 from pipeline.sites import Site, get_sites, register_unknown, update_metadata
 
 MAX_SITES = 10_000  # rows in one import

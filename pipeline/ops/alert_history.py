@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from pipeline.aws import client, error_code
 from pipeline.file_outcomes import FileOutcome, outcomes_on
-from pipeline.queue_peek import peek_messages
+from pipeline.ops.queue_peek import peek_messages
 from pipeline.settings import Settings
 
 PEEK_VISIBILITY_SECONDS = 2

@@ -17,24 +17,16 @@ from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline import (
-    dead_letters,
-    episode_marks,
-    raw_files,
-    record_edits,
-    rollup_rebuild,
-    site_fields,
-    site_registry,
-    verify,
-)
+from pipeline import raw_files, rollup_rebuild
 from pipeline.aws import TransientError, caller_arn, client, describe_error
-from pipeline.bootstrap import bootstrap
 from pipeline.events import notification_body
+from pipeline.ops import dead_letters, episode_marks, record_edits, site_fields, site_registry, verify
+from pipeline.ops.bootstrap import bootstrap
+from pipeline.ops.simulation import FORMATS, upload_simulated
 from pipeline.processing import now_iso, process_object
 from pipeline.record_store import site_records
 from pipeline.records import Record
 from pipeline.settings import ConfigError, Settings
-from pipeline.simulation import FORMATS, upload_simulated
 from pipeline.site_claims import SitesBusy
 from pipeline.sites import Activity, Site, get_site_item, list_sites
 from pipeline.validation import normalise_timestamp
