@@ -42,7 +42,7 @@ from bench.common import (  # noqa: E402
 )
 from dashboard import data  # noqa: E402
 from pipeline.file_outcomes import outcomes_on  # noqa: E402
-from pipeline.ops.simulation import upload_simulated  # noqa: E402
+from pipeline.ops.simulated_uploads import upload_simulated  # noqa: E402
 
 APP = ROOT / "streamlit_app.py"
 SITES = 10

@@ -17,7 +17,7 @@ import streamlit as st
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.aws import describe_error
-from pipeline.ops.simulation import upload_simulated
+from pipeline.ops.simulated_uploads import upload_simulated
 from pipeline.settings import Settings
 
 INTERVALS_SECONDS = (10, 20, 30, 60, 120, 300, 600)

@@ -24,7 +24,7 @@ from pipeline.aws import caller_arn
 from pipeline.formats import REASONS, NonFinite, RawRow, UnreadableFile, iter_rows, iter_text
 from pipeline.ops import alert_history, browse, dead_letters, episode_marks, verify
 from pipeline.ops.health import Health, stack_health
-from pipeline.ops.simulation import upload_log as read_upload_log
+from pipeline.ops.simulated_uploads import upload_log as read_upload_log
 from pipeline.records import Record
 from pipeline.settings import Settings
 

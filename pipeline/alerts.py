@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from pipeline.alert_claims import claim_alert, record_alert, release_alert
 from pipeline.anomalies import Gap
 from pipeline.aws import client
 from pipeline.dynamo import persist
 from pipeline.episodes import MISSING_DATA, REMINDER, RESOLVED, STARTED, Notice
-from pipeline.file_outcomes import claim_alert, record_alert, release_alert
 from pipeline.records import Record
 from pipeline.settings import ConfigError, Settings
 

@@ -1,8 +1,7 @@
 """What happened to each raw file: the ledger the app and operators read.
 
-One item per raw object in the files table. It also carries the alert claim: the alert
-for a file version is sent only by the invocation that wins a conditional write, which is
-what keeps alerts to one per file however often its message is delivered.
+One item per raw object in the files table. The same item also carries the file's alert
+claim (`pipeline.alert_claims`).
 """
 
 from __future__ import annotations
@@ -65,46 +64,6 @@ def record_outcome(settings: Settings, outcome: FileOutcome) -> None:
         UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(data))) + " REMOVE progress",
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=marshal({f":f{i}": v for i, v in enumerate(data.values())}),
-    )
-
-
-def claim_alert(settings: Settings, source_key: str, version: str) -> bool:
-    """True for exactly one caller per file version."""
-    dynamodb = client(settings, "dynamodb")
-    try:
-        dynamodb.update_item(
-            TableName=settings.files_table,
-            Key=marshal({"source_key": source_key}),
-            UpdateExpression="SET alert_version = :v",
-            ConditionExpression="attribute_not_exists(alert_version) OR alert_version <> :v",
-            ExpressionAttributeValues=marshal({":v": version}),
-        )
-    except dynamodb.exceptions.ConditionalCheckFailedException:
-        return False
-    return True
-
-
-def release_alert(settings: Settings, source_key: str, version: str) -> None:
-    """Give the claim back after a failed send, so the retry sends it."""
-    dynamodb = client(settings, "dynamodb")
-    try:
-        dynamodb.update_item(
-            TableName=settings.files_table,
-            Key=marshal({"source_key": source_key}),
-            UpdateExpression="REMOVE alert_version",
-            ConditionExpression="alert_version = :v",
-            ExpressionAttributeValues=marshal({":v": version}),
-        )
-    except dynamodb.exceptions.ConditionalCheckFailedException:
-        pass
-
-
-def record_alert(settings: Settings, source_key: str, message_id: str, subject: str, message: str) -> None:
-    client(settings, "dynamodb").update_item(
-        TableName=settings.files_table,
-        Key=marshal({"source_key": source_key}),
-        UpdateExpression="SET alert_message_id = :m, alert_subject = :s, alert_message = :b",
-        ExpressionAttributeValues=marshal({":m": message_id, ":s": subject, ":b": message}),
     )
 
 

@@ -5,7 +5,7 @@ subject and text, one per alerted file version), so it is complete on every back
 needs no mailbox. Where a local subscription queue exists (the embedded stack subscribes
 one to the topic), `delivered_alerts` reads what SNS actually delivered to it.
 
-`delivered_alerts` looks at the queue without consuming it (`queue_peek`).
+`delivered_alerts` looks at the queue without consuming it (`queues`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from pipeline.aws import client, error_code
 from pipeline.file_outcomes import FileOutcome, outcomes_on
-from pipeline.ops.queue_peek import peek_messages
+from pipeline.ops.queues import peek_messages
 from pipeline.settings import Settings
 
 PEEK_VISIBILITY_SECONDS = 2

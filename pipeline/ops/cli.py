@@ -22,7 +22,8 @@ from pipeline.aws import TransientError, caller_arn, client, describe_error
 from pipeline.events import notification_body
 from pipeline.ops import dead_letters, episode_marks, record_edits, site_fields, site_registry, verify
 from pipeline.ops.bootstrap import bootstrap
-from pipeline.ops.simulation import FORMATS, upload_simulated
+from pipeline.ops.simulated_uploads import upload_simulated
+from pipeline.ops.simulation import FORMATS
 from pipeline.processing import now_iso, process_object
 from pipeline.record_store import site_records
 from pipeline.records import Record

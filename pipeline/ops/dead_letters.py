@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from pipeline.aws import client
 from pipeline.events import MalformedEvent, objects_in_sqs_body
-from pipeline.ops.queue_peek import peek_messages
+from pipeline.ops.queues import peek_messages
 from pipeline.settings import Settings
 
 PEEK_VISIBILITY_SECONDS = 30
@@ -28,23 +28,6 @@ class DeadLetter:
 
 def _url(settings: Settings, name: str) -> str:
     return client(settings, "sqs").get_queue_url(QueueName=name)["QueueUrl"]
-
-
-def depth(settings: Settings, queue: str) -> tuple[int, int]:
-    """(waiting, in flight) messages of a queue; waiting counts the delayed ones too (a file
-    sent back to wait for its sites is still on its way)."""
-    attributes = client(settings, "sqs").get_queue_attributes(
-        QueueUrl=_url(settings, queue),
-        AttributeNames=[
-            "ApproximateNumberOfMessages",
-            "ApproximateNumberOfMessagesDelayed",
-            "ApproximateNumberOfMessagesNotVisible",
-        ],
-    )["Attributes"]
-    waiting = int(attributes["ApproximateNumberOfMessages"]) + int(
-        attributes.get("ApproximateNumberOfMessagesDelayed", 0)
-    )
-    return waiting, int(attributes["ApproximateNumberOfMessagesNotVisible"])
 
 
 def list_dead_letters(settings: Settings, limit: int = 100) -> list[DeadLetter]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pipeline.aws import client, describe_error
-from pipeline.ops.dead_letters import depth
+from pipeline.ops.queues import queue_depth
 from pipeline.settings import Settings
 
 
@@ -62,8 +62,8 @@ def stack_health(settings: Settings) -> Health:
         check(lambda: s3.list_objects_v2(Bucket=settings.bucket, MaxKeys=1))
         for table in (settings.table, settings.rollup_table, settings.sites_table, settings.files_table):
             check(lambda table=table: dynamodb.describe_table(TableName=table))
-        queue = check(lambda: QueueDepth(*depth(settings, settings.queue)))
-        dlq = check(lambda: QueueDepth(*depth(settings, settings.dlq)))
+        queue = check(lambda: QueueDepth(*queue_depth(settings, settings.queue)))
+        dlq = check(lambda: QueueDepth(*queue_depth(settings, settings.dlq)))
     except _Unreachable:
         return Health(tuple(problems), reachable=False)
     return Health(

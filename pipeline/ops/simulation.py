@@ -3,7 +3,7 @@
 Solar sites follow the sun at their location, wind sites a Weibull wind speed through a
 power curve, and every site consumes along a daily profile with morning and evening peaks.
 Anomalies are injected at a chosen rate and labelled with their kind, so detection can be
-scored against the truth.
+scored against the truth. Uploading them: `simulated_uploads`.
 """
 
 from __future__ import annotations
@@ -13,15 +13,12 @@ import io
 import json
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pipeline import raw_files
-from pipeline.ops.browse import files_on, list_days
-from pipeline.settings import Settings
-from pipeline.sites import Site, put_sites
+from pipeline.sites import Site
 from pipeline.solar import sun_elevation_degrees
 
 ANOMALY_KINDS = (
@@ -41,7 +38,6 @@ FLATLINE_LENGTH = 6  # readings repeating one value; the 4th onwards are flatlin
 FLATLINE_FLAGGED_FROM = 3
 INTERVAL_MINUTES = 15
 WIND_KNOT = timedelta(hours=3)
-LABELS_PREFIX = "simulated/"
 
 
 @dataclass(frozen=True)
@@ -54,16 +50,6 @@ class Label:
 @dataclass(frozen=True)
 class Simulated:
     readings: list[dict[str, Any]]
-    labels: list[Label]
-
-
-@dataclass(frozen=True)
-class Upload:
-    key: str
-    uploaded_at: str
-    sites: int
-    readings: int
-    anomalies_injected: int
     labels: list[Label]
 
 
@@ -129,57 +115,6 @@ def encode(readings: Sequence[dict[str, Any]], fmt: str = "json") -> bytes:
         writer.writerows(readings)
         return out.getvalue().encode()
     raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
-
-
-def upload_simulated(
-    settings: Settings,
-    sites: int = 5,
-    readings_per_site: int = 4,
-    anomaly_rate: float = 0.02,
-    seed: int = 0,
-    when: datetime | None = None,
-    fmt: str = "json",
-) -> Upload:
-    """Register the sites, upload one simulated file and keep its labels beside it.
-
-    Readings depend on (seed, site, interval) only, so with one seed every upload agrees
-    with the last where their intervals overlap, as a real site's meter would.
-    """
-    when = (when or datetime.now(UTC)).astimezone(UTC)
-    site_list = make_sites(sites, seed=0)  # the same fleet every time; the seed varies readings
-    simulated = simulate(site_list, when, readings_per_site, anomaly_rate, seed)
-    put_sites(settings, site_list)
-    key = raw_files.raw_key(f"sim-{when:%Y%m%dT%H%M%S%fZ}-s{seed}.{fmt}", when, settings)
-    uploaded_at = when.strftime("%Y-%m-%dT%H:%M:%SZ")
-    raw_files.upload(
-        settings,
-        key,
-        encode(simulated.readings, fmt),
-        metadata={"readings": str(len(simulated.readings)), "anomalies-injected": str(len(simulated.labels))},
-    )
-    upload = Upload(key, uploaded_at, len(site_list), len(simulated.readings), len(simulated.labels), simulated.labels)
-    raw_files.upload(settings, f"{LABELS_PREFIX}{key}.json", json.dumps(asdict(upload)).encode())
-    return upload
-
-
-def upload_log(settings: Settings, limit: int = 50) -> list[Upload]:
-    """The latest simulated uploads, newest first, read back from S3.
-
-    Only the newest days are listed (sidecars sit under `simulated/raw/YYYY/MM/DD/`), so the
-    log costs the same after a month of continuous uploads as after one.
-    """
-    prefix = f"{LABELS_PREFIX}{settings.raw_prefix}"
-    objects: list[raw_files.RawObject] = []
-    for day in list_days(settings, prefix):
-        objects += files_on(settings, day, prefix)
-        if len(objects) >= limit:
-            break
-    uploads = []
-    for obj in objects[:limit]:
-        data = json.loads(raw_files.read(settings, obj.key)[0])
-        data["labels"] = [Label(**label) for label in data["labels"]]
-        uploads.append(Upload(**data))
-    return uploads
 
 
 def _floor(moment: datetime, step: timedelta) -> datetime:

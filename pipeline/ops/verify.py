@@ -36,8 +36,8 @@ from botocore.exceptions import ClientError
 from pipeline.aws import client, error_code
 from pipeline.file_outcomes import PARTIAL, PROCESSED, FileOutcome, file_outcomes
 from pipeline.ops.browse import day_prefix, list_days
-from pipeline.ops.dead_letters import depth, list_dead_letters
-from pipeline.ops.queue_peek import peek_messages
+from pipeline.ops.dead_letters import list_dead_letters
+from pipeline.ops.queues import peek_messages, queue_depth
 from pipeline.raw_files import RawObject, list_objects
 from pipeline.record_store import site_records
 from pipeline.records import Record
@@ -213,7 +213,7 @@ def _check_files(
     objects = [obj for day in days for obj in list_objects(settings, day_prefix(settings, day))]
     outcomes = file_outcomes(settings, [obj.key for obj in objects])
     dead = {key for letter in list_dead_letters(settings, DEAD_LETTER_LIMIT) for key in letter.keys}
-    queued = sum(depth(settings, settings.queue)) > 0
+    queued = sum(queue_depth(settings, settings.queue)) > 0
     findings, pending, dead_seen = [], [], 0
     for obj in objects:
         state = file_state(obj, outcomes.get(obj.key), obj.key in dead, queued, now, settle)

@@ -23,7 +23,7 @@ from dashboard.widgets import WORD_JOINER  # noqa: E402
 from local_aws.runner import Runner  # noqa: E402
 from local_aws.server import EmbeddedServer  # noqa: E402
 from pipeline.ops.bootstrap import bootstrap  # noqa: E402
-from pipeline.ops.simulation import Upload, upload_simulated  # noqa: E402
+from pipeline.ops.simulated_uploads import Upload, upload_simulated  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 
 APP = ROOT / "streamlit_app.py"

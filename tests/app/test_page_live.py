@@ -93,7 +93,7 @@ def test_choosing_sites_narrows_the_charts(seeded, open_page):
 def test_period_without_data_explains_itself(stack, process, open_page, text):
     from datetime import UTC, datetime, timedelta
 
-    from pipeline.ops.simulation import upload_simulated
+    from pipeline.ops.simulated_uploads import upload_simulated
 
     upload_simulated(stack, sites=2, readings_per_site=4, seed=1, when=datetime.now(UTC) - timedelta(days=3))
     process()
@@ -106,7 +106,7 @@ def test_period_without_data_explains_itself(stack, process, open_page, text):
 def test_delta_against_the_previous_period(stack, process, open_page):
     from datetime import UTC, datetime, timedelta
 
-    from pipeline.ops.simulation import upload_simulated
+    from pipeline.ops.simulated_uploads import upload_simulated
 
     now = datetime.now(UTC)
     upload_simulated(stack, sites=2, readings_per_site=8, seed=1, when=now - timedelta(hours=24))
@@ -133,7 +133,7 @@ def test_history_and_recent_parts_add_up_to_the_whole_window(stack, process):
     from datetime import UTC, datetime, timedelta
 
     from dashboard import aggregate, data
-    from pipeline.ops.simulation import upload_simulated
+    from pipeline.ops.simulated_uploads import upload_simulated
     from pipeline.rollups import site_rollups
 
     upload_simulated(stack, sites=2, readings_per_site=6 * 96, seed=4, when=datetime.now(UTC))  # six days

@@ -12,7 +12,7 @@ import pytest
 from dashboard import data
 from dashboard.tables import ANOMALY_STYLE
 from pipeline import raw_files
-from pipeline.ops.simulation import upload_simulated
+from pipeline.ops.simulated_uploads import upload_simulated
 from pipeline.record_store import site_records
 
 RECORDS = "pages/records.py"

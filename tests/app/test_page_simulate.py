@@ -47,7 +47,7 @@ def test_one_file_with_chosen_shape(open_page, process, text):
 
 
 def test_log_is_read_back_from_s3_not_memory(stack, open_page):
-    from pipeline.ops.simulation import upload_simulated
+    from pipeline.ops.simulated_uploads import upload_simulated
 
     upload_simulated(stack, sites=1, readings_per_site=2, seed=5)  # e.g. from the CLI
     at = open_page(SIMULATE)

@@ -13,6 +13,7 @@ from pipeline.aws import TransientError, client
 from pipeline.file_outcomes import file_outcomes
 from pipeline.ops import dead_letters
 from pipeline.ops.alert_history import delivered_alerts, sent_alerts
+from pipeline.ops.queues import queue_depth
 from pipeline.ops.simulation import encode, make_sites, simulate
 from pipeline.record_store import recent_anomalies, site_records
 from pipeline.rollups import site_rollups
@@ -77,7 +78,7 @@ def test_an_unparseable_file_is_quarantined_whole_and_not_retried(settings, runn
     error = json.loads(raw_files.read(settings, f"quarantine/{KEY}.error.json")[0])
     assert error["reason"] == "invalid_json" and error["source_key"] == KEY
     assert outcome.status == "quarantined"
-    assert runner.stats.failed == 0 and dead_letters.depth(settings, settings.dlq) == (0, 0)
+    assert runner.stats.failed == 0 and queue_depth(settings, settings.dlq) == (0, 0)
 
 
 def test_every_format_and_gzip_through_the_stack(settings, runner):
@@ -181,7 +182,7 @@ def test_transient_failures_dead_letter_the_message_and_redrive_processes_it(set
     runner.drain(timeout=60)
 
     assert len(list(site_records(settings, "site-1"))) == 1
-    assert dead_letters.depth(settings, settings.dlq) == (0, 0)
+    assert queue_depth(settings, settings.dlq) == (0, 0)
 
 
 @pytest.mark.slow

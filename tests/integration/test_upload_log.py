@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-from pipeline.ops.simulation import upload_log, upload_simulated
+from pipeline.ops.simulated_uploads import upload_log, upload_simulated
 
 
 def test_newest_first_across_days_and_only_as_many_as_asked(settings):

@@ -179,7 +179,7 @@ def test_the_saved_report_reads_back_and_does_not_trigger_processing(settings, r
 
 
 def test_an_alert_claimed_by_a_process_that_died_before_publishing_is_reported(settings, runner):
-    from pipeline.file_outcomes import claim_alert
+    from pipeline.alert_claims import claim_alert
 
     etag = raw_files.upload(settings, KEY, json.dumps(ROWS).encode())
     assert claim_alert(settings, KEY, etag), "an earlier invocation claimed the alert, then was killed"

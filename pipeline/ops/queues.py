@@ -1,4 +1,4 @@
-"""Looking at the messages of a queue without consuming them.
+"""Looking at a queue without consuming it: how many messages it holds, and which.
 
 SQS has no "peek": a receive hides what it returns. So each message is hidden while the
 look goes on (each is seen once, and the next receive moves on to the others) and made
@@ -43,3 +43,20 @@ def peek_messages(
                 ],
             )
     return list(seen.values())
+
+
+def queue_depth(settings: Settings, queue: str) -> tuple[int, int]:
+    """(waiting, in flight) messages of a queue; waiting counts the delayed ones too (a file
+    sent back to wait for its sites is still on its way)."""
+    attributes = client(settings, "sqs").get_queue_attributes(
+        QueueUrl=client(settings, "sqs").get_queue_url(QueueName=queue)["QueueUrl"],
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesDelayed",
+            "ApproximateNumberOfMessagesNotVisible",
+        ],
+    )["Attributes"]
+    waiting = int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes.get("ApproximateNumberOfMessagesDelayed", 0)
+    )
+    return waiting, int(attributes["ApproximateNumberOfMessagesNotVisible"])
