@@ -132,7 +132,7 @@ def live_tick(settings, runner) -> float:
     def once(seed: int) -> float:
         upload_simulated(settings, SITES, 4, anomaly_rate=0.02, seed=10_000 + seed)
         runner.drain(timeout=120)
-        data.data_version.clear()  # what its two-second TTL does between two ticks
+        data.newest_file.clear()  # what its two-second TTL does between two ticks
         return timed(at.run)[0]
 
     return median([once(i) for i in range(REPEATS)])
