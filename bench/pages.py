@@ -73,6 +73,7 @@ def rerun_times(at: AppTest, clear: bool, repeats: int = REPEATS) -> float:
     def once() -> float:
         if clear:
             st.cache_data.clear()
+            at.session_state[data.SESSION_MEMO_KEY] = {}  # the session's SQS listings too (data.py)
         return timed(at.run)[0]
 
     return median([once() for _ in range(repeats)])

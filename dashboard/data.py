@@ -102,7 +102,7 @@ def utc_day(offset_days: int = 0) -> str:
 # --- freshness: what this session should see -------------------------------------------
 
 _REFRESH_KEY = "data_refresh"
-_MEMO_KEY = "data_memo"
+SESSION_MEMO_KEY = "data_memo"
 T = TypeVar("T")
 
 
@@ -116,7 +116,7 @@ def refresh_token() -> str:
 def refresh_view() -> None:
     """Make the caller's next run read everything afresh; other sessions keep their caches."""
     st.session_state[_REFRESH_KEY] = uuid.uuid4().hex
-    st.session_state.pop(_MEMO_KEY, None)
+    st.session_state.pop(SESSION_MEMO_KEY, None)
 
 
 def data_version(settings: Settings) -> str:
@@ -142,7 +142,7 @@ def _session_memo(name: str, key: Hashable, ttl: float, read: Callable[[], T]) -
     For reads with side effects, which `st.cache_data` must not hold: the side effect
     happens in the caller's run, and the page stays as fast as with a cache.
     """
-    memo = st.session_state.setdefault(_MEMO_KEY, {})
+    memo = st.session_state.setdefault(SESSION_MEMO_KEY, {})
     now = time.monotonic()
     held = memo.get(name)
     if held is not None and held[0] == key and now - held[1] < ttl:
@@ -153,7 +153,7 @@ def _session_memo(name: str, key: Hashable, ttl: float, read: Callable[[], T]) -
 
 
 def _forget(name: str) -> None:
-    st.session_state.get(_MEMO_KEY, {}).pop(name, None)
+    st.session_state.get(SESSION_MEMO_KEY, {}).pop(name, None)
 
 
 @st.cache_data(ttl=VERSION_TTL, show_spinner=False)
