@@ -25,7 +25,8 @@ def show() -> None:
         _backend_panel(b)
         _simulator_panel(b.settings)
         st.divider()
-        if st.button("Refresh data", icon=":material/refresh:", width="stretch", help="Reload everything from AWS"):
+        again = "Read everything again from AWS for you (other sessions keep theirs)"
+        if st.button("Refresh data", icon=":material/refresh:", width="stretch", help=again):
             data.refresh_view()
             st.rerun()
 
