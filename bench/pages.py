@@ -73,6 +73,7 @@ def rerun_times(at: AppTest, clear: bool, repeats: int = REPEATS) -> float:
     def once() -> float:
         if clear:
             st.cache_data.clear()
+            at.session_state[data.SESSION_MEMO_KEY] = {}  # the session's SQS listings too (data.py)
         return timed(at.run)[0]
 
     return median([once() for _ in range(repeats)])
@@ -132,7 +133,7 @@ def live_tick(settings, runner) -> float:
     def once(seed: int) -> float:
         upload_simulated(settings, SITES, 4, anomaly_rate=0.02, seed=10_000 + seed)
         runner.drain(timeout=120)
-        data.data_version.clear()  # what its two-second TTL does between two ticks
+        data.newest_file.clear()  # what its two-second TTL does between two ticks
         return timed(at.run)[0]
 
     return median([once(i) for i in range(REPEATS)])

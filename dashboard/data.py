@@ -1,19 +1,29 @@
-"""Cached loaders: pipeline queries in, pandas frames out.
+"""Loaders: pipeline queries in, pandas frames out.
 
-Every loader is `st.cache_data` with explicit, hashable arguments (the frozen `Settings`
-among them) and a TTL. Loaders of processed data also take `version`, the identity of the
-newest processed file (`data_version`, a one-item query cached for a few seconds): when a
-file is processed the key changes and the next rerun reads fresh data, and while nothing
-changes a live refresh costs one small query. Actions that make data stale (uploads,
-redrives) clear the loaders they affect; the sidebar's Refresh button clears them all.
+Every loader of stored data is `st.cache_data` with explicit, hashable arguments (the
+frozen `Settings` among them) and a TTL. Loaders of processed data also take `version`:
+the newest processed file (a one-item query cached for a few seconds) and this session's
+last press of Refresh data. When a file is processed the key changes and the next rerun
+reads fresh data; while nothing changes a live refresh costs one small query. Refresh
+data (`refresh_view`) changes the key of the caller's session only: its next run reads
+afresh, every other session keeps what it has cached. Actions that make everyone's data
+stale (uploads, redrives, edits) clear the loaders they affect.
+
+Reads that change something are never cached with `st.cache_data`: looking at an SQS
+queue receives its messages (and makes them visible again), which bumps their receive
+counts. Those run uncached, at most every few seconds per session (`_session_memo`).
 """
 
 from __future__ import annotations
 
 import json
+import time
+import uuid
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -51,7 +61,8 @@ ROLLUP_COLUMNS = [
     "estimated_consumed_kwh",
     "estimated_readings",
 ]
-RECORD_COLUMNS = [
+# The columns of `record_frame`, the one site's records the Records page shows.
+RECORD_FRAME_COLUMNS = [
     "timestamp",
     "kind",  # reading, estimated (linear|profile), corrected, false positive: see `record_kind`
     "generated_kwh",
@@ -78,14 +89,61 @@ def utc_day(offset_days: int = 0) -> str:
     return (datetime.now(UTC) - timedelta(days=offset_days)).strftime("%Y-%m-%d")
 
 
-# --- freshness -------------------------------------------------------------------------
+# --- freshness: what this session should see -------------------------------------------
+
+_REFRESH_KEY = "data_refresh"
+SESSION_MEMO_KEY = "data_memo"
+T = TypeVar("T")
+
+
+def refresh_token() -> str:
+    """This session's last press of Refresh data ("" before the first): part of every
+    loader's key through `version` and `listing_stamp`. Unique per press, so a session
+    never picks up entries another session's refresh filled a while ago."""
+    return st.session_state.get(_REFRESH_KEY, "")
+
+
+def refresh_view() -> None:
+    """Make the caller's next run read everything afresh; other sessions keep their caches."""
+    st.session_state[_REFRESH_KEY] = uuid.uuid4().hex
+    st.session_state.pop(SESSION_MEMO_KEY, None)
+
+
+def data_version(settings: Settings) -> str:
+    """What this session should see: the newest processed file and its last refresh."""
+    return f"{newest_file(settings)}|{refresh_token()}"
 
 
 @st.cache_data(ttl=VERSION_TTL, show_spinner=False)
-def data_version(settings: Settings) -> str:
+def newest_file(settings: Settings) -> str:
     """The newest processed file today (key and time): changes whenever new data is stored."""
     latest = file_outcomes.outcomes_on(settings, utc_day(), limit=1)
     return f"{latest[0].processed_at}|{latest[0].source_key}|{latest[0].version}" if latest else utc_day()
+
+
+def listing_stamp(uploads_sent: int) -> str:
+    """The key of raw-bucket listings: the simulator's upload count and this session's refresh."""
+    return f"{uploads_sent}|{refresh_token()}"
+
+
+def _session_memo(name: str, key: Hashable, ttl: float, read: Callable[[], T]) -> T:
+    """`read()` again only when `key` changed or `ttl` seconds passed, per session.
+
+    For reads with side effects, which `st.cache_data` must not hold: the side effect
+    happens in the caller's run, and the page stays as fast as with a cache.
+    """
+    memo = st.session_state.setdefault(SESSION_MEMO_KEY, {})
+    now = time.monotonic()
+    held = memo.get(name)
+    if held is not None and held[0] == key and now - held[1] < ttl:
+        return held[2]
+    value = read()
+    memo[name] = (key, now, value)
+    return value
+
+
+def _forget(name: str) -> None:
+    st.session_state.get(SESSION_MEMO_KEY, {}).pop(name, None)
 
 
 @st.cache_data(ttl=VERSION_TTL, show_spinner=False)
@@ -119,7 +177,9 @@ def rollup_frame(
     parts = []
     for site in site_list:
         if start_hour < cutoff:
-            history = _site_rollups(settings, site, start_hour[:10] + "T00:00:00Z", _hour_before(cutoff), "history")
+            history = _site_rollups(
+                settings, site, start_hour[:10] + "T00:00:00Z", _hour_before(cutoff), f"history|{refresh_token()}"
+            )
             parts.append(history[history["hour"] >= start_hour])
         parts.append(_site_rollups(settings, site, max(start_hour, cutoff), end_hour, version))
     parts = [p for p in parts if not p.empty]
@@ -177,7 +237,7 @@ def record_frame(
         for r in records
         if not (anomalies_only and r.estimated)
     ]
-    return pd.DataFrame(rows, columns=RECORD_COLUMNS)
+    return pd.DataFrame(rows, columns=RECORD_FRAME_COLUMNS)
 
 
 READING, CORRECTED, FALSE_POSITIVE = "reading", "corrected", "false positive"
@@ -299,12 +359,12 @@ def upload_log_frame(settings: Settings, limit: int, stamp: int, version: str) -
 
 
 @st.cache_data(ttl=SHORT_TTL, show_spinner=False)
-def raw_days(settings: Settings, stamp: int) -> list[str]:
+def raw_days(settings: Settings, stamp: str) -> list[str]:
     return browse.list_days(settings)
 
 
 @st.cache_data(ttl=SHORT_TTL, show_spinner="Listing files…", max_entries=16)
-def day_files(settings: Settings, day: str, stamp: int) -> pd.DataFrame:
+def day_files(settings: Settings, day: str, stamp: str) -> pd.DataFrame:
     """Every raw file of a UTC day, newest first (all pages of the listing)."""
     rows = [(o.key, o.key.rsplit("/", 1)[-1], o.size, o.last_modified, o.etag) for o in browse.files_on(settings, day)]
     frame = pd.DataFrame(rows, columns=["key", "name", "size", "last_modified", "etag"])
@@ -482,12 +542,17 @@ def _file_error(settings: Settings, key: str) -> str:
     return f"{error.get('reason')}: {error.get('detail')}"
 
 
-@st.cache_data(ttl=SHORT_TTL, show_spinner=False)
 def alert_frame(settings: Settings, version: str, limit: int = 50) -> pd.DataFrame:
     """Alerts sent since yesterday (from the files table), with their text; on the local
     backend also whether the local subscription received them, and the text it received."""
-    sent = alert_history.sent_alerts(settings, [utc_day(), utc_day(1)], limit)
-    delivered = alert_history.delivered_alerts(settings) if settings.backend == "local" else {}
+    sent = _sent_alerts(settings, version, limit)
+    delivered = (
+        _session_memo(
+            "delivered_alerts", (settings, version), SHORT_TTL, lambda: alert_history.delivered_alerts(settings)
+        )
+        if settings.backend == "local"
+        else {}
+    )
     rows = []
     for o in sent:
         inbox = delivered.get(o.alert_message_id or "")
@@ -501,6 +566,11 @@ def alert_frame(settings: Settings, version: str, limit: int = 50) -> pd.DataFra
 
 
 @st.cache_data(ttl=SHORT_TTL, show_spinner=False)
+def _sent_alerts(settings: Settings, version: str, limit: int) -> list[file_outcomes.FileOutcome]:
+    return alert_history.sent_alerts(settings, [utc_day(), utc_day(1)], limit)
+
+
+@st.cache_data(ttl=SHORT_TTL, show_spinner=False)
 def episode_frame(settings: Settings, version: str) -> pd.DataFrame:
     """The open alert episodes, one row per site and rule."""
     rows = [
@@ -510,24 +580,29 @@ def episode_frame(settings: Settings, version: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["site_id", "rule", "state", "since", "count", "acknowledged_by"])
 
 
-@st.cache_data(ttl=SHORT_TTL, show_spinner=False)
 def dead_letter_frame(settings: Settings) -> pd.DataFrame:
+    """What is in the DLQ, listed at most every SHORT_TTL seconds per session (uncached:
+    listing receives the messages, see the module docstring)."""
+    letters = _session_memo(
+        "dead_letters", settings, SHORT_TTL, lambda: dead_letters.list_dead_letters(settings, limit=100)
+    )
     rows = [
         (d.message_id, d.sent_at, d.receive_count, ", ".join(d.keys) or "(no S3 object in the message)")
-        for d in dead_letters.list_dead_letters(settings, limit=100)
+        for d in letters
     ]
     return pd.DataFrame(rows, columns=["message_id", "sent_at", "receive_count", "files"])
 
 
 def clear_after_upload() -> None:
     """A new raw file: listings, the upload log and freshness are stale."""
-    for loader in (upload_log_frame, raw_days, day_files, outcome_frame, data_version, health):
+    for loader in (upload_log_frame, raw_days, day_files, outcome_frame, newest_file, health):
         loader.clear()
 
 
 def clear_after_redrive() -> None:
-    for loader in (dead_letter_frame, health, data_version, processed_files):
+    for loader in (health, newest_file, processed_files):
         loader.clear()
+    _forget("dead_letters")
 
 
 # --- verification ----------------------------------------------------------------------

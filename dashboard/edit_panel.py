@@ -14,8 +14,9 @@ from datetime import tzinfo
 import pandas as pd
 import streamlit as st
 
-from dashboard import actions, widgets
+from dashboard import actions, errors, page_parts
 from dashboard.timefmt import shown
+from dashboard.untrusted_text import plain
 from pipeline.aws import TransientError
 from pipeline.ops.record_edits import (
     CORRECTED,
@@ -74,18 +75,18 @@ def trail_frame(record: Record) -> pd.DataFrame:
 def reading_panel(settings: Settings, site_id: str, timestamp: str, tz: tzinfo, *, leaves_table: bool = False) -> None:
     """Draw the panel for the reading of `site_id` at `timestamp` (UTC); `leaves_table`: an
     edit takes the reading out of the table shown above."""
-    st.subheader(f"Reading of {widgets.plain(site_id)} at {shown(timestamp, tz)}")
-    with widgets.guarded(settings, f"reading the record at {timestamp}"):
+    st.subheader(f"Reading of {plain(site_id)} at {shown(timestamp, tz)}")
+    with errors.guarded(settings, f"reading the record at {timestamp}"):
         record = get_record(settings, site_id, timestamp, consistent=True)
     if record is None:
         st.info("This reading is no longer stored.", icon=":material/search_off:")
         return
     notes = []
     if record.estimated:
-        notes.append(f"An estimate ({widgets.plain(record.estimate_method)}): no meter sent these values.")
+        notes.append(f"An estimate ({plain(record.estimate_method)}): no meter sent these values.")
     if record.edited:
         notes.append(f"Edited {len(record.edits)} time(s); the original values are kept.")
-    notes.append(f"From {widgets.plain(record.source_key or 'an unknown file')}.")
+    notes.append(f"From {plain(record.source_key or 'an unknown file')}.")
     st.caption(" ".join(notes))
     st.dataframe(values_frame(record), key="records_reading_values")
     if record.edits:
@@ -114,7 +115,7 @@ def reading_panel(settings: Settings, site_id: str, timestamp: str, tz: tzinfo, 
             )
     if record.anomaly_reasons:
         with false_positive.form(f"records_dismiss:{form_key}", border=True):
-            st.markdown(f"**Flagged:** {widgets.plain(', '.join(record.anomaly_reasons))}")
+            st.markdown(f"**Flagged:** {plain(', '.join(record.anomaly_reasons))}")
             fields = [f"records_fp_why:{form_key}"]
             why = st.text_input("Why is it a false positive?", max_chars=MAX_WHY_CHARS, key=fields[0])
             if st.form_submit_button("Mark as false positive", icon=":material/flag:"):
@@ -128,9 +129,9 @@ def reading_panel(settings: Settings, site_id: str, timestamp: str, tz: tzinfo, 
                 )
     else:
         false_positive.caption("Not flagged: nothing to mark as a false positive.")
-    with widgets.guarded(settings, "asking AWS who you are"):
+    with errors.guarded(settings, "asking AWS who you are"):
         by = actions.editor(settings)
-    st.caption(f"Edits are recorded as {widgets.plain(by)}, with the time and your reason.")
+    st.caption(f"Edits are recorded as {plain(by)}, with the time and your reason.")
 
 
 def _changed(text: str, stored: object) -> str | None:
@@ -154,18 +155,18 @@ def _edit(
     if not anything:
         st.error("Change the generated or consumed value first.", icon=":material/edit_off:")
         return
-    with widgets.guarded(settings, what):
+    with errors.guarded(settings, what):
         try:
             edit()
         except EditRefused as exc:
-            st.error(widgets.plain(exc), icon=":material/block:")
+            st.error(plain(exc), icon=":material/block:")
             return
         except TransientError as exc:  # a file holds the site, or AWS kept throttling
-            st.warning(f"{widgets.plain(exc)} The edit was not saved; try again.", icon=":material/hourglass:")
+            st.warning(f"{plain(exc)} The edit was not saved; try again.", icon=":material/hourglass:")
             return
     for key in fields:
         st.session_state.pop(key, None)
     if leaves_table:
         st.session_state[GENERATION] = table_generation() + 1
-    widgets.flash(done)
+    page_parts.flash(done)
     st.rerun()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.aggregate import Totals
-from dashboard.widgets import count, energy, energy_delta, percent, points_delta
+from dashboard.numfmt import count, energy, energy_delta, percent, points_delta
 
 
 def show(now: Totals, before: Totals | None, period_label: str) -> None:

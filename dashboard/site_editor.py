@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard.tables import when_column
+from dashboard.display import when_column
+from dashboard.numfmt import count
 from dashboard.timefmt import to_local
-from dashboard.widgets import count, plain
+from dashboard.untrusted_text import plain
 from pipeline.ops.site_fields import FIELDS, PREFIX, rule_settings, timezones
 from pipeline.ops.site_registry import Saved, export_rows, threshold_columns
 from pipeline.sites import KINDS, Activity, Site

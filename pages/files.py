@@ -4,22 +4,23 @@ from datetime import date
 
 import streamlit as st
 
-from dashboard import data, tables, widgets
+from dashboard import app_shell, data, display, errors, numfmt, page_parts
 from dashboard.continuous import simulator
 from dashboard.timefmt import user_timezone
+from dashboard.untrusted_text import plain
 
 FILES_PER_PAGE = 50
 JSON_ROWS = 200
 
-settings = widgets.page_setup()
+settings = app_shell.start_page()
 tz = user_timezone()
-widgets.header("Files", "folder_open", "Raw files as they landed in the bucket, newest first, with their outcome.")
-stamp = simulator().state().files_sent
+page_parts.header("Files", "folder_open", "Raw files as they landed in the bucket, newest first, with their outcome.")
+stamp = data.listing_stamp(simulator().state().files_sent)
 
-with widgets.guarded(settings, "listing the raw bucket"):
+with errors.guarded(settings, "listing the raw bucket"):
     days = data.raw_days(settings, stamp)
 if not days:
-    widgets.empty_state(f"No files yet in `s3://{settings.bucket}/{settings.raw_prefix}`: simulate some first.")
+    page_parts.empty_state(f"No files yet in `s3://{settings.bucket}/{settings.raw_prefix}`: simulate some first.")
     st.stop()
 
 day_col, filter_col = st.columns([1, 2], vertical_alignment="bottom")
@@ -28,27 +29,27 @@ day = day_col.selectbox(
 )
 needle = filter_col.text_input("Filter by name", placeholder="part of a file name, e.g. s42 or .csv", key="files_q")
 
-with widgets.guarded(settings, f"listing the files of {day}"):
+with errors.guarded(settings, f"listing the files of {day}"):
     files = data.day_files(settings, day, stamp)
 if needle:
     files = files[files["name"].str.contains(needle.strip(), case=False, regex=False)]
 if files.empty:
-    st.info(f"No file of {widgets.plain(day)} has “{widgets.plain(needle)}” in its name.", icon=":material/search_off:")
+    st.info(f"No file of {plain(day)} has “{plain(needle)}” in its name.", icon=":material/search_off:")
     st.stop()
 
-page_count = tables.pages(len(files), FILES_PER_PAGE)
+page_count = display.pages(len(files), FILES_PER_PAGE)
 page = st.pagination(page_count, key=f"files_page:{day}:{needle}") if page_count > 1 else 1
-visible = tables.page_of(files, page, FILES_PER_PAGE)
-with widgets.guarded(settings, "reading the file outcomes"):
+visible = display.page_of(files, page, FILES_PER_PAGE)
+with errors.guarded(settings, "reading the file outcomes"):
     outcomes = data.outcome_frame(settings, tuple(visible["key"]), data.data_version(settings))
 
-listing = tables.files_view(visible, outcomes, tz)
+listing = display.files_view(visible, outcomes, tz)
 st.dataframe(
     listing,
     hide_index=True,
     column_config={
         "name": st.column_config.TextColumn("File", width=330),
-        "uploaded": tables.when_column("Uploaded", tz),
+        "uploaded": display.when_column("Uploaded", tz),
         "size_kb": st.column_config.NumberColumn("Size", format="%.1f KB", width="small"),
         "status": st.column_config.TextColumn("Status", width="small"),
         "written": st.column_config.NumberColumn("Stored", format="%d", width="small", help="Records stored"),
@@ -59,9 +60,7 @@ st.dataframe(
     placeholder="—",
 )
 first = (page - 1) * FILES_PER_PAGE + 1
-st.caption(
-    f"Files {first:,}–{first + len(visible) - 1:,} of {len(files):,} on {widgets.plain(day)} (UTC day of the key)."
-)
+st.caption(f"Files {first:,}–{first + len(visible) - 1:,} of {len(files):,} on {plain(day)} (UTC day of the key).")
 
 # --- one file ---------------------------------------------------------------------------
 key = st.selectbox(
@@ -72,31 +71,31 @@ outcome = outcomes.loc[key]
 name = chosen["name"]
 
 with st.container(border=True):
-    st.subheader(widgets.plain(name), anchor=False)
-    st.caption(f"{widgets.plain(f's3://{settings.bucket}/{key}')} · {widgets.size(int(chosen['size']))}")
+    st.subheader(plain(name), anchor=False)
+    st.caption(f"{plain(f's3://{settings.bucket}/{key}')} · {numfmt.size(int(chosen['size']))}")
     processed = isinstance(outcome["status"], str)
     cells = st.columns(5)
-    cells[0].metric("Outcome", tables.status_label(outcome["status"]))
-    cells[1].metric("Records stored", widgets.count(outcome["written"], "records") if processed else "—")
-    cells[2].metric("Rows quarantined", widgets.count(outcome["rejected"], "rows") if processed else "—")
-    cells[3].metric("Anomalies", widgets.count(outcome["anomalies"], "readings") if processed else "—")
+    cells[0].metric("Outcome", display.status_label(outcome["status"]))
+    cells[1].metric("Records stored", numfmt.count(outcome["written"], "records") if processed else "—")
+    cells[2].metric("Rows quarantined", numfmt.count(outcome["rejected"], "rows") if processed else "—")
+    cells[3].metric("Anomalies", numfmt.count(outcome["anomalies"], "readings") if processed else "—")
     cells[4].metric("Alert", ("sent" if isinstance(outcome["alert_message_id"], str) else "none") if processed else "—")
     if not processed:
         st.caption("Not processed yet: the pipeline picks files up within seconds of their upload.")
     elif outcome["estimated"]:
         st.caption(
-            f"The file's readings revealed missing intervals: {widgets.count(outcome['estimated'], 'estimates')} "
+            f"The file's readings revealed missing intervals: {numfmt.count(outcome['estimated'], 'estimates')} "
             "stored for them, marked as estimates and counted apart from readings."
         )
 
     size = int(chosen["size"])
-    with widgets.guarded(settings, f"reading {name}"):
+    with errors.guarded(settings, f"reading {name}"):
         preview = data.raw_preview(settings, key, chosen["etag"])
         rejected = data.rejects(settings, key, str(outcome["processed_at"])) if processed else None
     problem, table, values = preview.problem, preview.table, preview.values
     if problem:
         st.error(
-            f"This file cannot be read as readings ({widgets.plain(problem)}); it is quarantined whole.",
+            f"This file cannot be read as readings ({plain(problem)}); it is quarantined whole.",
             icon=":material/block:",
         )
     if preview.row_errors:
@@ -120,7 +119,7 @@ with st.container(border=True):
             st.caption("No table: the file has no readable rows.")
     with tabs[1]:
         if is_csv or problem or values is None:
-            with widgets.guarded(settings, f"reading {name}"):
+            with errors.guarded(settings, f"reading {name}"):
                 text, cut = data.raw_text(settings, key, chosen["etag"])
             st.code(text, language="text", height=420)
             if cut:
@@ -137,15 +136,15 @@ with st.container(border=True):
                 column_config={"row": st.column_config.NumberColumn("Row", format="%d"), "reasons": "Reasons"},
             )
     if size <= data.INLINE_DOWNLOAD_BYTES:
-        with widgets.guarded(settings, f"reading {name}"):
+        with errors.guarded(settings, f"reading {name}"):
             body = data.raw_body(settings, key, chosen["etag"])
         icon = ":material/download:"
         st.download_button(
-            f"Download {widgets.plain(name)}", body, file_name=name, icon=icon, on_click="ignore", key="files_download"
+            f"Download {plain(name)}", body, file_name=name, icon=icon, on_click="ignore", key="files_download"
         )
     else:
         st.link_button(
-            f"Download {widgets.plain(name)} ({widgets.size(size)})",
+            f"Download {plain(name)} ({numfmt.size(size)})",
             data.download_link(settings, key),
             icon=":material/download:",
         )

@@ -4,16 +4,18 @@ from datetime import datetime
 
 import streamlit as st
 
-from dashboard import aggregate, charts, data, kpis, widgets
+from dashboard import aggregate, app_shell, charts, data, errors, kpis, numfmt, page_parts
 from dashboard.timefmt import duration, user_timezone, zone_label
 
 REFRESH_SECONDS = (5, 10, 30, 60, 300)
 
-settings = widgets.page_setup()
+settings = app_shell.start_page()
 tz = user_timezone()
-widgets.header("Live", "monitoring", "Energy and anomalies per site from the hourly rollups, with the period before.")
+page_parts.header(
+    "Live", "monitoring", "Energy and anomalies per site from the hourly rollups, with the period before."
+)
 
-with widgets.guarded(settings, "listing the sites"):
+with errors.guarded(settings, "listing the sites"):
     known_sites = data.site_ids(settings, data.data_version(settings))
 
 # The controls live outside the fragment: changing them reruns the page and re-arms the timer.
@@ -35,18 +37,18 @@ every = every_col.selectbox(
 
 @st.fragment(run_every=every if live else None)
 def live_view() -> None:
-    with widgets.guarded(settings, "reading the rollups"):
+    with errors.guarded(settings, "reading the rollups"):
         version = data.data_version(settings)
         sites = chosen or data.site_ids(settings, version)
         if not sites:
-            widgets.empty_state()
+            page_parts.empty_state()
             return
         win = aggregate.window(period)
         frame = data.rollup_frame(settings, tuple(sites), win.previous_start_hour, win.end_hour, version)
     current, previous = aggregate.split(frame, win)
     updated = f"Updated {datetime.now(tz):%H:%M:%S} ({zone_label(tz)})"
     if current.empty:
-        widgets.empty_state(
+        page_parts.empty_state(
             f"No readings in the last {period.label} for {'these sites' if chosen else 'any site'}: "
             "pick a longer period, or simulate some data on the Simulate page."
         )
@@ -63,8 +65,8 @@ def live_view() -> None:
     series = aggregate.net_series(current, period.bucket, tz)
     st.altair_chart(charts.net_over_time(series, period, zone_label(tz)), width="stretch")
     refresh = f" · refreshes every {duration(every)}" if live else " · live refresh off"
-    estimates = f" and {widgets.count(now.estimated_readings, 'estimates')}" if now.estimated else ""
-    st.caption(f"{updated}{refresh} · {now.readings:,} readings{estimates} at {widgets.count(len(per_site), 'sites')}")
+    estimates = f" and {numfmt.count(now.estimated_readings, 'estimates')}" if now.estimated else ""
+    st.caption(f"{updated}{refresh} · {now.readings:,} readings{estimates} at {numfmt.count(len(per_site), 'sites')}")
 
 
 live_view()

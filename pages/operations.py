@@ -5,21 +5,22 @@ from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 
-from dashboard import actions, data, tables, widgets
+from dashboard import actions, app_shell, data, display, errors, numfmt, page_parts
 from dashboard.timefmt import ago, duration, parse_utc, shown, to_local, user_timezone
+from dashboard.untrusted_text import plain
 from pipeline.ops import episode_marks, verify
 
 VERIFY_DAYS = 7  # "Verify now" covers files uploaded, and readings dated, from this many days ago
 
-settings = widgets.page_setup()
+settings = app_shell.start_page()
 tz = user_timezone()
-widgets.header(
+page_parts.header(
     "Operations",
     "monitor_heart",
     "Pipeline health, recent anomalies, alerts, quarantine, dead letters and verification.",
 )
 
-with widgets.guarded(settings, "checking the pipeline"):
+with errors.guarded(settings, "checking the pipeline"):
     version = data.data_version(settings)
     health = data.health(settings)
     files = data.processed_files(settings, version)
@@ -27,19 +28,19 @@ with widgets.guarded(settings, "checking the pipeline"):
 
 # --- health -----------------------------------------------------------------------------
 for problem in health.problems:
-    st.warning(widgets.plain(problem), icon=":material/warning:")
+    st.warning(plain(problem), icon=":material/warning:")
 cells = st.columns(5)
 if health.queue is not None:
     cells[0].metric(
         "Queued messages",
-        widgets.count(health.queue.total),
+        numfmt.count(health.queue.total),
         help=f"{health.queue.visible} waiting, {health.queue.in_flight} being processed",
         border=True,
     )
 if health.dlq is not None:
     cells[1].metric(
         "Dead letters",
-        widgets.count(health.dlq.total),
+        numfmt.count(health.dlq.total),
         help="Messages the pipeline gave up on after repeated failures: redrive them in the last tab",
         border=True,
     )
@@ -50,7 +51,7 @@ else:
     cells[2].metric(
         "Last processed file",
         ago(time.time() - parse_utc(last["processed_at"]).timestamp()),
-        help=f"{widgets.plain(last['source_key'])} at {shown(last['processed_at'], tz)}",
+        help=f"{plain(last['source_key'])} at {shown(last['processed_at'], tz)}",
         border=True,
     )
     lags = files["lag_seconds"].dropna()
@@ -66,7 +67,7 @@ else:
             border=True,
         )
 
-with widgets.guarded(settings, "reading anomalies, alerts and quarantine"):
+with errors.guarded(settings, "reading anomalies, alerts and quarantine"):
     anomalies = data.recent_anomaly_frame(settings, 100, version)
     episodes = data.episode_frame(settings, version)
     alerts = data.alert_frame(settings, version)
@@ -90,10 +91,10 @@ with tab_anomalies:
             anomalies.assign(timestamp=to_local(anomalies["timestamp"], tz)),
             hide_index=True,
             column_config={
-                "timestamp": tables.when_column("Time", tz),
+                "timestamp": display.when_column("Time", tz),
                 "site_id": "Site",
-                "generated_kwh": tables.kwh_column("Generated"),
-                "consumed_kwh": tables.kwh_column("Consumed"),
+                "generated_kwh": display.kwh_column("Generated"),
+                "consumed_kwh": display.kwh_column("Consumed"),
                 "reasons": st.column_config.TextColumn("Reasons", width="medium"),
                 "source_key": st.column_config.TextColumn("File", width="large"),
             },
@@ -126,24 +127,24 @@ with tab_episodes:
         left, right = st.columns(2)
         name = left.text_input("Your name", key="ops_ack_name", help="Empty: your AWS identity (STS) is recorded")
         if left.button("Acknowledge", icon=":material/done_all:", key="ops_ack"):
-            with widgets.guarded(settings, "acknowledging"):
+            with errors.guarded(settings, "acknowledging"):
                 try:
                     by = actions.acknowledge_episode(settings, site_id, rule, name)
-                    widgets.flash(f"{site_id} {rule} acknowledged by {by}")
+                    page_parts.flash(f"{site_id} {rule} acknowledged by {by}")
                 except episode_marks.NoOpenEpisode as exc:
-                    widgets.flash(str(exc), ":material/info:")
+                    page_parts.flash(str(exc), ":material/info:")
             st.rerun()
         tomorrow = datetime.now(UTC) + timedelta(days=1)
         day = right.date_input("Snooze until (UTC)", tomorrow.date(), key="ops_snooze_day")
         hour = right.time_input("at", tomorrow.time().replace(second=0, microsecond=0), key="ops_snooze_time")
         if right.button("Snooze", icon=":material/snooze:", key="ops_snooze"):
             until = datetime.combine(day, hour).strftime("%Y-%m-%dT%H:%M:%SZ")
-            with widgets.guarded(settings, "snoozing"):
+            with errors.guarded(settings, "snoozing"):
                 try:
                     actions.snooze_episode(settings, site_id, rule, until)
-                    widgets.flash(f"{site_id} {rule} snoozed until {until}", ":material/snooze:")
+                    page_parts.flash(f"{site_id} {rule} snoozed until {until}", ":material/snooze:")
                 except episode_marks.NoOpenEpisode as exc:
-                    widgets.flash(str(exc), ":material/info:")
+                    page_parts.flash(str(exc), ":material/info:")
             st.rerun()
     st.caption(
         "One episode per site and rule: an alert when it starts, a reminder at most every "
@@ -163,7 +164,7 @@ with tab_alerts:
             ),
             hide_index=True,
             column_config={
-                "sent_at": tables.when_column("Sent", tz),
+                "sent_at": display.when_column("Sent", tz),
                 "source_key": st.column_config.TextColumn("File", width="large"),
                 "anomalies": st.column_config.NumberColumn("Anomalies", format="%d"),
                 "message_id": "SNS message id",
@@ -179,7 +180,7 @@ with tab_alerts:
             key="ops_alert",
         )
         chosen = alerts.loc[pick]
-        st.markdown(f"**{widgets.plain(chosen['subject'] or 'Alert')}**")
+        st.markdown(f"**{plain(chosen['subject'] or 'Alert')}**")
         st.code(chosen["message"] or "The text of this alert was not recorded.", language="text", height=300)
         if settings.backend == "local":
             st.caption(
@@ -214,7 +215,7 @@ with tab_letters:
             hide_index=True,
             column_config={
                 "message_id": "Message id",
-                "sent_at": tables.when_column("First sent", tz),
+                "sent_at": display.when_column("First sent", tz),
                 "receive_count": st.column_config.NumberColumn("Receives", format="%d"),
                 "files": st.column_config.TextColumn("Files", width="large"),
             },
@@ -225,9 +226,9 @@ with tab_letters:
             icon=":material/replay:",
             key="ops_redrive",
         ):
-            with widgets.guarded(settings, "redriving"):
+            with errors.guarded(settings, "redriving"):
                 moved = actions.redrive_dead_letters(settings, len(letters))
-            widgets.flash(
+            page_parts.flash(
                 f"Redrove {moved} message{'s' if moved != 1 else ''} to the raw-events queue", ":material/replay:"
             )
             st.rerun()
@@ -239,7 +240,7 @@ st.caption(
     "and the hourly rollups, and that no alert was delivered twice. Also `python -m pipeline verify`."
 )
 unreadable = False
-with widgets.guarded(settings, "reading the last verification"):
+with errors.guarded(settings, "reading the last verification"):
     try:
         report = data.last_verification(settings)
     except verify.UnreadableReport as exc:
@@ -248,7 +249,7 @@ with widgets.guarded(settings, "reading the last verification"):
         st.text(str(exc))
 if st.button("Verify now", icon=":material/fact_check:", key="ops_verify"):
     since = data.utc_day(VERIFY_DAYS)
-    with st.spinner(f"Verifying files and readings since {since}…"), widgets.guarded(settings, "verifying"):
+    with st.spinner(f"Verifying files and readings since {since}…"), errors.guarded(settings, "verifying"):
         report = verify.verify(settings, since)
         verify.save_report(settings, report)
     data.last_verification.clear()

@@ -4,15 +4,16 @@ from datetime import UTC, datetime
 
 import streamlit as st
 
-from dashboard import data, tables, widgets
+from dashboard import app_shell, data, display, errors, page_parts
 from dashboard.continuous import DEFAULT_INTERVAL_SECONDS, INTERVALS_SECONDS, Plan, simulator, upload
 from dashboard.timefmt import duration, shown, to_local, user_timezone
+from dashboard.untrusted_text import plain
 from pipeline.ops.simulation import FORMATS
 
-settings = widgets.page_setup()
+settings = app_shell.start_page()
 tz = user_timezone()
 sim = simulator()
-widgets.header(
+page_parts.header(
     "Simulate", "science", "Upload simulated readings to the raw bucket; the pipeline processes each file on arrival."
 )
 
@@ -44,10 +45,10 @@ with once_col.container(border=True, height="stretch"):
     st.markdown("**:material/upload_file: One file**")
     st.caption("Upload one file now.")
     if st.button("Upload one file", type="primary", icon=":material/upload:", key="sim_once"):
-        with widgets.guarded(settings, "uploading"):
+        with errors.guarded(settings, "uploading"):
             key = upload(settings, plan)
         data.clear_after_upload()
-        st.toast(f"Uploaded {widgets.plain(key.rsplit('/', 1)[-1])}", icon=":material/cloud_done:")
+        st.toast(f"Uploaded {plain(key.rsplit('/', 1)[-1])}", icon=":material/cloud_done:")
 
 with continuous_col.container(border=True, height="stretch"):
     st.markdown("**:material/autorenew: Continuous**")
@@ -78,21 +79,21 @@ with continuous_col.container(border=True, height="stretch"):
         st.caption("Runs in the background of the app; stop it here or from the sidebar.")
 
 st.subheader("Upload log", anchor=False)
-with widgets.guarded(settings, "reading the upload log"):
+with errors.guarded(settings, "reading the upload log"):
     log = data.upload_log_frame(settings, 50, sim.state().files_sent, data.data_version(settings))
 if log.empty:
     st.info("No simulated uploads yet: upload one file above.", icon=":material/lightbulb:")
     st.stop()
 shown_log = log.assign(
     uploaded_at=to_local(log["uploaded_at"], tz),
-    status=[tables.status_label(s) for s in log["status"]],
+    status=[display.status_label(s) for s in log["status"]],
 )
 st.dataframe(
     shown_log[["key", "uploaded_at", "readings", "anomalies_injected", "status"]],
     hide_index=True,
     column_config={
         "key": st.column_config.TextColumn("File key", width="large"),
-        "uploaded_at": tables.when_column("Uploaded", tz),
+        "uploaded_at": display.when_column("Uploaded", tz),
         "readings": st.column_config.NumberColumn("Readings", format="%d"),
         "anomalies_injected": st.column_config.NumberColumn("Anomalies injected", format="%d"),
         "status": "Status",
@@ -103,8 +104,8 @@ st.caption(f"The latest {len(log)} simulated uploads, read back from `s3://{sett
 
 latest = log.iloc[0]
 st.subheader("Latest file", anchor=False)
-with widgets.guarded(settings, "reading the latest file"):
+with errors.guarded(settings, "reading the latest file"):
     table, values, problem = data.raw_rows(settings, latest["key"], latest["uploaded_at"])
-st.caption(f"{widgets.plain(latest['key'])}, read back from S3")
+st.caption(f"{plain(latest['key'])}, read back from S3")
 if table is not None:
     st.dataframe(table, hide_index=True, height=min(38 + 35 * len(table), 320))

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from dashboard import actions, data, site_editor, widgets
+from dashboard import actions, app_shell, data, errors, numfmt, page_parts, site_editor
 from dashboard.timefmt import user_timezone
+from dashboard.untrusted_text import plain
 from pipeline.ops import site_registry
 from pipeline.ops.site_fields import MAX_PROBLEMS, Refused, SiteChange
 
@@ -13,22 +14,22 @@ APPLIES = (
     "of a file it stores. Records already stored keep their flags."
 )
 
-settings = widgets.page_setup()
+settings = app_shell.start_page()
 tz = user_timezone()
-widgets.header("Sites", "location_on", "Every site the pipeline knows: what it is, and how well it reports.")
+page_parts.header("Sites", "location_on", "Every site the pipeline knows: what it is, and how well it reports.")
 generation = st.session_state.setdefault("sites_generation", 0)  # a new one starts the widgets afresh
 
 
 def save(changes: list[SiteChange], verb: str) -> None:
-    with widgets.guarded(settings, "saving the sites"):
+    with errors.guarded(settings, "saving the sites"):
         saved = actions.save_sites(settings, changes)
-    widgets.flash(site_editor.saved_message(verb, saved))
+    page_parts.flash(site_editor.saved_message(verb, saved))
     st.session_state["sites_generation"] = generation + 1
     st.rerun()
 
 
 def refused(exc: Refused, what: str) -> None:
-    problems = "\n".join(f"- {widgets.plain(p)}" for p in exc.problems[:MAX_PROBLEMS])
+    problems = "\n".join(f"- {plain(p)}" for p in exc.problems[:MAX_PROBLEMS])
     more = len(exc.problems) - MAX_PROBLEMS
     st.error(f"**{what}**\n\n{problems}" + (f"\n\n… and {more} more" if more > 0 else ""), icon=":material/block:")
 
@@ -50,11 +51,11 @@ def import_panel(expanded: bool) -> None:
             save(changes, "Imported")
 
 
-with widgets.guarded(settings, "listing the sites"):
+with errors.guarded(settings, "listing the sites"):
     version = data.data_version(settings)
     entries = data.registry(settings, version)
 if not entries:
-    widgets.empty_state("No sites yet: import a file of your sites below, or simulate some data.", link=True)
+    page_parts.empty_state("No sites yet: import a file of your sites below, or simulate some data.", link=True)
     import_panel(expanded=True)
     st.stop()
 
@@ -63,11 +64,11 @@ label = st.segmented_control(
     "Completeness and anomaly rate over", list(WINDOWS), default="24 hours", key="sites_window"
 )
 hours = WINDOWS[label or "24 hours"]
-with widgets.guarded(settings, "reading the hourly rollups"):
+with errors.guarded(settings, "reading the hourly rollups"):
     window = data.site_window(settings, tuple(s.site_id for s in sites), hours, version)
 frame = site_editor.editor_frame(entries, window, hours, tz)
 
-st.caption(f"**{widgets.count(len(sites), 'sites')}** · Edit cells, then save. {APPLIES}")
+st.caption(f"**{numfmt.count(len(sites), 'sites')}** · Edit cells, then save. {APPLIES}")
 edited = st.data_editor(
     frame,
     key=f"sites_editor:{generation}",
@@ -80,7 +81,7 @@ edited = st.data_editor(
 pending = site_editor.edits(frame, edited)
 save_col, undo_col, csv_col, json_col = st.columns(4)
 if save_col.button(
-    f"Save {widgets.count(len(pending), 'sites')}" if pending else "Save",
+    f"Save {numfmt.count(len(pending), 'sites')}" if pending else "Save",
     type="primary",
     icon=":material/save:",
     disabled=not pending,

@@ -32,7 +32,8 @@ from pipeline.site_claims import SitesBusy
 from pipeline.sites import Activity, Site, get_site_item, list_sites
 from pipeline.validation import normalise_timestamp
 
-RECORD_COLUMNS = (
+# What `records` exports for each record, in this order: the stored attribute names.
+EXPORT_FIELDS = (
     "site_id",
     "timestamp",
     "energy_generated_kwh",
@@ -293,11 +294,11 @@ def cmd_records(settings: Settings, args: argparse.Namespace, out: TextIO) -> in
 
 
 def write_records(records: Iterable[Record], fmt: str, out: TextIO) -> None:
-    rows = ({c: _cell(getattr(r, c)) for c in RECORD_COLUMNS} for r in records)
+    rows = ({c: _cell(getattr(r, c)) for c in EXPORT_FIELDS} for r in records)
     if fmt == "json":
         print(json.dumps(list(rows), indent=2), file=out)
         return
-    writer = csv.DictWriter(out, fieldnames=RECORD_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
 

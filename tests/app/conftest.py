@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from dashboard.continuous import simulator  # noqa: E402
-from dashboard.widgets import WORD_JOINER  # noqa: E402
+from dashboard.untrusted_text import WORD_JOINER  # noqa: E402
 from local_aws.runner import Runner  # noqa: E402
 from local_aws.server import EmbeddedServer  # noqa: E402
 from pipeline.ops.bootstrap import bootstrap  # noqa: E402

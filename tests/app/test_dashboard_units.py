@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import pytest
 
-from dashboard import aggregate, timefmt, widgets
+from dashboard import aggregate, numfmt, timefmt
 from dashboard.continuous import ContinuousSimulator, Plan
 from pipeline.aws import client
 from pipeline.ops.health import stack_health
@@ -95,15 +95,15 @@ def test_durations(seconds, text):
     ],
 )
 def test_energy_has_units(kwh, text):
-    assert widgets.energy(kwh) == text
+    assert numfmt.energy(kwh) == text
 
 
 def test_deltas_use_a_minus_that_streamlit_reads():
-    assert widgets.energy_delta(-5405.7) == "-5.41 MWh"
-    assert widgets.energy_delta(12) == "+12.0 kWh"
-    assert widgets.points_delta(0.25, 0.2) == "+5.0 pp"
-    assert widgets.points_delta(None, 0.2) is None
-    assert widgets.percent(0.1234) == "12.3 %"
+    assert numfmt.energy_delta(-5405.7) == "-5.41 MWh"
+    assert numfmt.energy_delta(12) == "+12.0 kWh"
+    assert numfmt.points_delta(0.25, 0.2) == "+5.0 pp"
+    assert numfmt.points_delta(None, 0.2) is None
+    assert numfmt.percent(0.1234) == "12.3 %"
 
 
 def test_simulator_sends_at_once_then_every_interval_until_stopped():
@@ -165,15 +165,15 @@ def test_health_stops_at_an_unreachable_endpoint(settings):
 
 
 def test_counts_say_their_unit():
-    assert widgets.count(1, "files") == "1 file"
-    assert widgets.count(1, "messages done") == "1 message done"
-    assert widgets.count(1234, "readings") == "1,234 readings"
-    assert widgets.count(7) == "7"
-    assert widgets.count(None, "rows") == "—"
+    assert numfmt.count(1, "files") == "1 file"
+    assert numfmt.count(1, "messages done") == "1 message done"
+    assert numfmt.count(1234, "readings") == "1,234 readings"
+    assert numfmt.count(7) == "7"
+    assert numfmt.count(None, "rows") == "—"
 
 
 def test_plain_text_disarms_markdown_and_streamlit_directives():
-    from dashboard.widgets import plain
+    from dashboard.untrusted_text import plain
     from tests.app.conftest import shown
 
     for text in ("[a](http://x)", "![i](http://x/i.png)", "**b**", ":material/home:", ":red[x]", "$x$", "<b>"):
@@ -185,7 +185,7 @@ def test_plain_text_disarms_markdown_and_streamlit_directives():
 
 def test_plain_text_keeps_bare_urls_and_addresses_from_becoming_links():
     """GFM finds `www.`, `http://` and `a@b.c` after escapes are resolved: a joiner breaks each."""
-    from dashboard.widgets import WORD_JOINER, plain
+    from dashboard.untrusted_text import WORD_JOINER, plain
     from tests.app.conftest import shown, unescaped
 
     for text, joint in (("www.x.io", "www" + WORD_JOINER + "."), ("https://x.io/a", ":" + WORD_JOINER + "//"),

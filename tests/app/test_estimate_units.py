@@ -15,7 +15,7 @@ import pytest
 
 from dashboard import aggregate
 from dashboard.data import record_kind
-from dashboard.tables import record_counts
+from dashboard.display import record_counts
 from pipeline.ops.cli import write_records
 from pipeline.records import Record
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from dashboard import data
-from dashboard.tables import ANOMALY_STYLE, ESTIMATE_STYLE
+from dashboard.display import ANOMALY_STYLE, ESTIMATE_STYLE
 from pipeline import raw_files
 from pipeline.record_store import existing_records, store_records
 from pipeline.records import Record

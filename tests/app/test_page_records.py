@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from dashboard import data
-from dashboard.tables import ANOMALY_STYLE
+from dashboard.display import ANOMALY_STYLE
 from pipeline import raw_files
 from pipeline.ops.simulated_uploads import upload_simulated
 from pipeline.record_store import site_records

@@ -41,7 +41,7 @@ def test_one_file_with_chosen_shape(open_page, process, text):
     assert at.toast and shown(at.toast[0].value).startswith("Uploaded sim-")
 
     process()
-    data.data_version.clear()  # what its two-second TTL does for a user
+    data.newest_file.clear()  # what its two-second TTL does for a user
     at.run()
     assert at.dataframe[0].value["status"].iloc[0] == "Processed"
 
@@ -82,7 +82,7 @@ def test_continuous_errors_are_shown(open_page, text, monkeypatch):
 
     sim = continuous.ContinuousSimulator(failing)
     monkeypatch.setattr(continuous, "simulator", lambda: sim)
-    monkeypatch.setattr("dashboard.widgets.simulator", lambda: sim)
+    monkeypatch.setattr("dashboard.sidebar.simulator", lambda: sim)
     sim.start(None, continuous.Plan(), 10)
     wait_until(lambda: sim.state().last_error is not None)
     at = open_page(SIMULATE)

@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,18 +42,11 @@ def _healthy(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """GIVEN `streamlit run streamlit_app.py` with ENERGY_BACKEND=local and no endpoint:
-    the app starts its own embedded AWS and Lambda runner."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium: run `make browser`")
+@contextmanager
+def streamlit_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """`streamlit run streamlit_app.py` on a free port of 127.0.0.1 with `env`; its URL once healthy."""
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ENERGY_"))}
-    data = tmp_path_factory.mktemp("e2e-data")  # the embedded stack's own port and data, not the project's
-    env.update(ENERGY_BACKEND="local", ENERGY_LOCAL_PORT=str(_free_port()), ENERGY_DATA_DIR=str(data))
-    env.update(PYTHONUNBUFFERED="1")
-    log = (tmp_path_factory.mktemp("e2e") / "streamlit.log").open("w")
+    log = log_path.open("w")
     server = subprocess.Popen(
         [
             sys.executable,
@@ -70,7 +64,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "none",
         ],
         cwd=ROOT,
-        env=env,
+        env=env | {"PYTHONUNBUFFERED": "1"},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -92,6 +86,23 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             server.kill()
             server.wait(timeout=15)
         log.close()
+
+
+def app_env(**values: str) -> dict[str, str]:
+    """This process's environment without its AWS_ and ENERGY_ settings, plus `values`."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "ENERGY_"))} | values
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """GIVEN `streamlit run streamlit_app.py` with ENERGY_BACKEND=local and no endpoint:
+    the app starts its own embedded AWS and Lambda runner."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium: run `make browser`")
+    data = tmp_path_factory.mktemp("e2e-data")  # the embedded stack's own port and data, not the project's
+    env = app_env(ENERGY_BACKEND="local", ENERGY_LOCAL_PORT=str(_free_port()), ENERGY_DATA_DIR=str(data))
+    with streamlit_server(env, tmp_path_factory.mktemp("e2e") / "streamlit.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

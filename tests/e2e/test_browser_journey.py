@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 expect.set_options(timeout=30_000)  # a 2-core CI machine processing files while it draws
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
-HIGHLIGHT = (253, 226, 225)  # dashboard.tables.ANOMALY_STYLE's background
+HIGHLIGHT = (253, 226, 225)  # dashboard.display.ANOMALY_STYLE's background
 
 
 def settle(page: Page) -> None:

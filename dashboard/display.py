@@ -9,8 +9,8 @@ import pandas as pd
 import streamlit as st
 from pandas.io.formats.style import Styler
 
+from dashboard.numfmt import percent
 from dashboard.timefmt import TABLE_FORMAT, to_local, zone_label
-from dashboard.widgets import percent
 
 ANOMALY_STYLE = "background-color: #fde2e1; color: #7f1d1d"
 # Blue-grey: no meter sent it. (The grid draws background and text colour; it ignores font-style.)
