@@ -60,6 +60,7 @@ from pipeline.formats import RawRow  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from pipeline.simulation import simulate  # noqa: E402
 from pipeline.sites import Site, list_sites, put_sites  # noqa: E402
+from pipeline.timestamps import utc_text  # noqa: E402
 from pipeline.validation import validate_rows  # noqa: E402
 
 TARGET_GROWTH = 1.5
@@ -141,7 +142,7 @@ def _moto_dynamodb(region: str) -> Any:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_text(moment)
 
 
 # --- the two ways to get the Live page's data -------------------------------------------

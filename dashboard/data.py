@@ -37,6 +37,7 @@ from pipeline.health import Health, stack_health
 from pipeline.records import Record
 from pipeline.settings import Settings
 from pipeline.simulation import upload_log as read_upload_log
+from pipeline.timestamps import utc_text
 
 VERSION_TTL = 2
 SHORT_TTL = 10
@@ -227,7 +228,7 @@ def record_csv(settings: Settings, site_id: str, start: str, end: str, anomalies
 @st.cache_data(ttl=TTL, show_spinner=False)
 def recent_anomaly_frame(settings: Settings, limit: int, version: str) -> pd.DataFrame:
     """The newest anomalies up to now (future-dated readings are in the Records page)."""
-    until = (datetime.now(UTC) + timedelta(minutes=15)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    until = utc_text(datetime.now(UTC) + timedelta(minutes=15))
     rows = [
         (
             r.timestamp,

@@ -37,6 +37,7 @@ from pipeline.settings import ConfigError, Settings
 from pipeline.simulation import FORMATS, upload_simulated
 from pipeline.site_claims import SitesBusy
 from pipeline.sites import Activity, Site, get_site_item, list_sites
+from pipeline.timestamps import epoch_text
 from pipeline.validation import normalise_timestamp
 
 RECORD_COLUMNS = (
@@ -395,7 +396,7 @@ def _or(value: object) -> str:
 
 
 def _utc(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return epoch_text(seconds)
 
 
 def cmd_replay(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:

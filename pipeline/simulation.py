@@ -23,6 +23,7 @@ from pipeline.browse import files_on, list_days
 from pipeline.settings import Settings
 from pipeline.sites import Site, put_sites
 from pipeline.solar import sun_elevation_degrees
+from pipeline.timestamps import utc_text
 
 ANOMALY_KINDS = (
     "negative_generation",
@@ -150,7 +151,7 @@ def upload_simulated(
     simulated = simulate(site_list, when, readings_per_site, anomaly_rate, seed)
     put_sites(settings, site_list)
     key = raw_files.raw_key(f"sim-{when:%Y%m%dT%H%M%S%fZ}-s{seed}.{fmt}", when, settings)
-    uploaded_at = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    uploaded_at = utc_text(when)
     raw_files.upload(
         settings,
         key,
@@ -188,7 +189,7 @@ def _floor(moment: datetime, step: timedelta) -> datetime:
 
 
 def _timestamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_text(moment)
 
 
 class _Series:
