@@ -97,7 +97,7 @@ class Seeder:
             simulated = simulate(self.sites, end, count, anomaly_rate=0.02, seed=self.stored_per_site)
             rows = [RawRow(i, r) for i, r in enumerate(simulated.readings, start=1)]
             readings = validate_rows(rows).readings
-            records = derive(readings, {s.site_id: s for s in self.sites}, self.source_key, _iso(self.newest))
+            records = derive(readings, {s.site_id: s for s in self.sites}, self.source_key, self.newest)
             # A reading may land on a key stored earlier (the simulator moves some into the future):
             # as in the pipeline, the rollups move by the difference.
             changes = [(self.stored.get(r.key), r) for r in records]
