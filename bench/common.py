@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
@@ -143,15 +144,16 @@ def bench_sites(count: int) -> list[Site]:
 
 # --- the pipeline's pure middle ------------------------------------------------------
 
-DeriveDetect = Callable[[Sequence[Any], dict[str, Site], str, str], list[Any]]
+DeriveDetect = Callable[[Sequence[Any], dict[str, Site], str, datetime], list[Any]]
 
 
 def derive_and_detect() -> tuple[str, DeriveDetect]:
     """The pipeline's pure readings -> records step, whatever it is called today.
 
     It was `build_records(readings, sites, key, processed_at)` and became
-    `assess(...)` returning an object with `.records`; extra parameters must have
-    defaults, or this benchmark says which ones it cannot fill.
+    `assess(...)` returning an object with `.records`; `processed_at` is an aware UTC
+    datetime (the rules' clock). Extra parameters must have defaults, or this benchmark
+    says which ones it cannot fill.
     """
     for name in ("assess", "build_records"):
         fn = getattr(processing, name, None)
@@ -162,7 +164,7 @@ def derive_and_detect() -> tuple[str, DeriveDetect]:
         if unfilled:
             raise SystemExit(f"processing.{name} now needs {', '.join(unfilled)}: teach bench/common.py to pass it")
 
-        def call(readings: Sequence[Any], sites: dict[str, Site], key: str, at: str, fn: Any = fn) -> list[Any]:
+        def call(readings: Sequence[Any], sites: dict[str, Site], key: str, at: datetime, fn: Any = fn) -> list[Any]:
             result = fn(readings, sites, key, at)
             return list(getattr(result, "records", result))
 

@@ -60,6 +60,7 @@ from pipeline.formats import RawRow  # noqa: E402
 from pipeline.ops.simulation import simulate  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from pipeline.sites import Site, list_sites, put_sites  # noqa: E402
+from pipeline.timestamps import utc_text  # noqa: E402
 from pipeline.validation import validate_rows  # noqa: E402
 
 TARGET_GROWTH = 1.5
@@ -96,7 +97,7 @@ class Seeder:
             simulated = simulate(self.sites, end, count, anomaly_rate=0.02, seed=self.stored_per_site)
             rows = [RawRow(i, r) for i, r in enumerate(simulated.readings, start=1)]
             readings = validate_rows(rows).readings
-            records = derive(readings, {s.site_id: s for s in self.sites}, self.source_key, _iso(self.newest))
+            records = derive(readings, {s.site_id: s for s in self.sites}, self.source_key, self.newest)
             # A reading may land on a key stored earlier (the simulator moves some into the future):
             # as in the pipeline, the rollups move by the difference.
             changes = [(self.stored.get(r.key), r) for r in records]
@@ -141,7 +142,7 @@ def _moto_dynamodb(region: str) -> Any:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_text(moment)
 
 
 # --- the two ways to get the Live page's data -------------------------------------------

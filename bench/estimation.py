@@ -30,6 +30,7 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 from bench.common import parse_args, progress, ratio_line, report  # noqa: E402
 from bench.realdata import SERIES, Prepared, prepare, wheel  # noqa: E402
 from pipeline.anomalies import History, detect_file  # noqa: E402
+from pipeline.timestamps import utc_text  # noqa: E402
 from pipeline.validation import Reading  # noqa: E402
 
 GAP_HOURS = (1, 2, 6, 24)
@@ -94,11 +95,8 @@ def punch(readings: list[Reading], hours: int, count: int, seed: int) -> set[str
         if len(removed) == count * hours * 4:
             break
         moment = datetime.fromisoformat(start)
-        gap = {(moment + timedelta(minutes=15 * q)).strftime("%Y-%m-%dT%H:%M:%SZ") for q in range(hours * 4)}
-        edges = {
-            (moment + delta).strftime("%Y-%m-%dT%H:%M:%SZ")
-            for delta in (-timedelta(minutes=15), timedelta(hours=hours))
-        }
+        gap = {utc_text(moment + timedelta(minutes=15 * q)) for q in range(hours * 4)}
+        edges = {utc_text(moment + delta) for delta in (-timedelta(minutes=15), timedelta(hours=hours))}
         if gap | edges <= present and not (gap | edges) & taken:
             taken |= gap | edges
             removed |= gap
@@ -126,7 +124,7 @@ def estimate(prepared: Prepared, removed: set[str]) -> dict[str, Decimal]:
 
 def like_day(values: dict[str, Decimal], timestamp: str) -> Decimal | None:
     day_before = datetime.fromisoformat(timestamp) - timedelta(days=1)
-    return values.get(day_before.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return values.get(utc_text(day_before))
 
 
 def main(argv: list[str] | None = None) -> int:

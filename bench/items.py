@@ -28,6 +28,7 @@ from pipeline import raw_files  # noqa: E402
 from pipeline.dynamo import batch_get  # noqa: E402
 from pipeline.processing import process_object  # noqa: E402
 from pipeline.sites import Site, put_sites  # noqa: E402
+from pipeline.timestamps import utc_text  # noqa: E402
 
 CADENCE_SECONDS = 10
 DAY = datetime(2026, 11, 29, tzinfo=UTC)
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             when = DAY + timedelta(seconds=n * CADENCE_SECONDS)
             reading = {
                 "site_id": "site-1",
-                "timestamp": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "timestamp": utc_text(when),
                 "energy_generated_kwh": 0.01 * (n % 7),
                 "energy_consumed_kwh": 0.02,
             }

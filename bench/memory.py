@@ -169,19 +169,18 @@ def role_original() -> None:
 
 
 def role_pure() -> None:
-    from datetime import UTC, datetime
-
     from bench.common import derive_and_detect
     from pipeline import raw_files
     from pipeline.formats import decode_rows
     from pipeline.sites import get_sites
+    from pipeline.timestamps import now_utc
     from pipeline.validation import validate_rows
 
     settings = settings_from_env()
     key = os.environ["BENCH_MEMORY_KEY"]
     body, _ = raw_files.read(settings, key)
     _, derive = derive_and_detect()
-    at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    at = now_utc()  # the processing time, the rules' clock
     before = current_mb()
     readings_ = validate_rows(decode_rows(key, body)).readings
     sites = get_sites(settings, {r.site_id for r in readings_})
@@ -304,6 +303,7 @@ def _pages_by_loaders(settings: Any, site_id: str) -> None:
     from datetime import UTC, datetime, timedelta
 
     from dashboard import aggregate, data
+    from pipeline.timestamps import utc_text
 
     version = data.data_version(settings)
     sites = data.site_ids(settings, version)
@@ -312,8 +312,8 @@ def _pages_by_loaders(settings: Any, site_id: str) -> None:
     frame = data.rollup_frame(settings, tuple(sites), win.previous_start_hour, win.end_hour, version)
     aggregate.split(frame, win)
     end = datetime.now(UTC)
-    start = (end - timedelta(days=DAYS)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    stop = end.strftime("%Y-%m-%dT%H:%M:%SZ")
+    start = utc_text(end - timedelta(days=DAYS))
+    stop = utc_text(end)
     data.record_frame(settings, site_id, start, stop, False, version)
     data.record_csv(settings, site_id, start, stop, False, version)
 
@@ -324,6 +324,7 @@ def _pages_by_pipeline(settings: Any, site_id: str) -> None:
     import pandas as pd
 
     from pipeline import record_store, rollups, sites
+    from pipeline.timestamps import utc_text
 
     end = datetime.now(UTC)
     start = end - timedelta(days=DAYS)
@@ -336,7 +337,7 @@ def _pages_by_pipeline(settings: Any, site_id: str) -> None:
             )
         ]
     )
-    pd.DataFrame([r.__dict__ for r in record_store.site_records(settings, site_id, f"{start:%Y-%m-%dT%H:%M:%SZ}")])
+    pd.DataFrame([r.__dict__ for r in record_store.site_records(settings, site_id, utc_text(start))])
 
 
 # --- the report --------------------------------------------------------------------------

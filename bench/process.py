@@ -41,6 +41,7 @@ from bench.common import (  # noqa: E402
 from pipeline.formats import decode_rows  # noqa: E402
 from pipeline.ops.simulation import encode, simulate  # noqa: E402
 from pipeline.sites import Site  # noqa: E402
+from pipeline.timestamps import now_utc  # noqa: E402
 from pipeline.validation import validate_rows  # noqa: E402
 
 TARGET = 4.0
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(__doc__, argv)
     plan = QUICK if args.quick else FULL
     name, derive = derive_and_detect()
-    processed_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    processed_at = now_utc()
     rows, stage_rows, ratios = [], [], []
     profiled = None
     for size, repeats in plan:

@@ -39,6 +39,7 @@ from pipeline.file_outcomes import file_outcomes  # noqa: E402
 from pipeline.ops.simulation import encode  # noqa: E402
 from pipeline.record_store import site_records  # noqa: E402
 from pipeline.sites import Site, put_sites  # noqa: E402
+from pipeline.timestamps import utc_text  # noqa: E402
 
 WHEEL = "pvanalytics-0.2.2-py3-none-any.whl"
 WHEEL_SHA256 = "4e5022f60aecb5948148d0ca72ca7bf849e5468c78da572e1af17bf944cf44f6"
@@ -222,7 +223,7 @@ def prepare(series: Series, archive: zipfile.ZipFile, days: int | None) -> Prepa
     power = frame[series.column]
     if series.label:
         labels = frame[series.label].astype(str).str.lower() == "true"
-        labelled = frozenset(t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in frame.index[labels])
+        labelled = frozenset(utc_text(t) for t in frame.index[labels])
     else:
         labelled = frozenset()
     hours = Decimal(series.interval_minutes) / 60
@@ -234,7 +235,7 @@ def prepare(series: Series, archive: zipfile.ZipFile, days: int | None) -> Prepa
         by_day.setdefault(moment.strftime("%Y/%m/%d"), []).append(
             {
                 "site_id": series.site_id,
-                "timestamp": moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "timestamp": utc_text(moment),
                 "energy_generated_kwh": float(kwh),
                 "energy_consumed_kwh": 0.0,
             }

@@ -29,7 +29,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.aggregate import natural_key
-from pipeline import file_outcomes, raw_files, record_store, rollups, sites
+from pipeline import file_outcomes, raw_files, record_export, record_store, rollups, sites
 from pipeline.aws import caller_arn
 from pipeline.formats import REASONS, NonFinite, RawRow, UnreadableFile, iter_rows, iter_text
 from pipeline.ops import alert_history, browse, dead_letters, episode_marks, verify
@@ -37,6 +37,7 @@ from pipeline.ops.health import Health, stack_health
 from pipeline.ops.simulated_uploads import upload_log as read_upload_log
 from pipeline.records import Record
 from pipeline.settings import Settings
+from pipeline.timestamps import utc_text
 
 VERSION_TTL = 2
 SHORT_TTL = 10
@@ -212,16 +213,28 @@ def _site_rollups(settings: Settings, site_id: str, start_hour: str, end_hour: s
     return pd.DataFrame(rows, columns=ROLLUP_COLUMNS)
 
 
+@st.cache_data(ttl=SHORT_TTL, show_spinner=False, max_entries=4)
+def _site_records(
+    settings: Settings, site_id: str, start: str, end: str, anomalies_only: bool, version: str
+) -> list[Record]:
+    """A site's records in [start, end] (UTC strings), oldest first, from one key Query that
+    the Records page's table and its CSV share (each is cached on its own, for longer).
+
+    "Anomalies only" means anomalous readings: an estimate is never one of them.
+    """
+    records = record_store.site_records(settings, site_id, start, end, anomalies_only=anomalies_only)
+    return [r for r in records if not (anomalies_only and r.estimated)]
+
+
 @st.cache_data(ttl=LONG_TTL, show_spinner="Querying records…", max_entries=64)
 def record_frame(
     settings: Settings, site_id: str, start: str, end: str, anomalies_only: bool, version: str
 ) -> pd.DataFrame:
-    """A site's records in [start, end] (UTC strings), newest first, from a key Query.
+    """A site's records in [start, end] (UTC strings), newest first.
 
     Each row says what it is (`kind`): a meter's reading, an estimate, or an analyst's edit.
-    "Anomalies only" means anomalous readings: an estimate is never one of them.
     """
-    records = record_store.site_records(settings, site_id, start, end, anomalies_only=anomalies_only, newest_first=True)
+    records = reversed(_site_records(settings, site_id, start, end, anomalies_only, version))
     rows = [
         (
             r.timestamp,
@@ -235,7 +248,6 @@ def record_frame(
             r.edited,
         )
         for r in records
-        if not (anomalies_only and r.estimated)
     ]
     return pd.DataFrame(rows, columns=RECORD_FRAME_COLUMNS)
 
@@ -259,25 +271,15 @@ def record_kind(record: Record) -> str:
 
 @st.cache_data(ttl=LONG_TTL, show_spinner=False, max_entries=16)
 def record_csv(settings: Settings, site_id: str, start: str, end: str, anomalies_only: bool, version: str) -> bytes:
-    """The whole selection as CSV (UTC timestamps, kWh), for the download button."""
-    frame = record_frame(settings, site_id, start, end, anomalies_only, version)
-    out = frame.rename(
-        columns={
-            "timestamp": "timestamp_utc",
-            "generated_kwh": "energy_generated_kwh",
-            "consumed_kwh": "energy_consumed_kwh",
-            "net_kwh": "net_energy_kwh",
-            "reasons": "anomaly_reasons",
-        }
-    ).drop(columns="kind")  # the CSV keeps the two facts apart: estimate_method and edited
-    out.insert(0, "site_id", site_id)
-    return out.to_csv(index=False).encode()
+    """The whole selection, oldest first, as the CLI's `records` command writes it
+    (`pipeline.record_export`), for the download button."""
+    return record_export.records_csv(_site_records(settings, site_id, start, end, anomalies_only, version))
 
 
 @st.cache_data(ttl=TTL, show_spinner=False)
 def recent_anomaly_frame(settings: Settings, limit: int, version: str) -> pd.DataFrame:
     """The newest anomalies up to now (future-dated readings are in the Records page)."""
-    until = (datetime.now(UTC) + timedelta(minutes=15)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    until = utc_text(datetime.now(UTC) + timedelta(minutes=15))
     rows = [
         (
             r.timestamp,
@@ -325,7 +327,7 @@ def clear_after_record_edit() -> None:
     """A reading was corrected or marked as a false positive: the processed-data loaders
     keyed by `data_version` would not notice (no file was processed), so the record
     tables, the rollups behind the charts and the anomaly lists are read again."""
-    for loader in (record_frame, record_csv, _site_rollups, recent_anomaly_frame, site_window):
+    for loader in (_site_records, record_frame, record_csv, _site_rollups, recent_anomaly_frame, site_window):
         loader.clear()
 
 
@@ -475,11 +477,14 @@ def raw_text(settings: Settings, key: str, version: str, limit: int = 200_000) -
 
 
 def _plain(value: object) -> object:
-    """Decimals and NaN markers as JSON shows them."""
-    return json.loads(json.dumps(value, default=_json_default))
-
-
-def _json_default(value: object) -> object:
+    """A parsed row as plain JSON values: Decimals as numbers, NaN markers as their text,
+    anything else JSON cannot hold as its text (rows nest at most `Limits.max_depth` deep)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, NonFinite):

@@ -1,6 +1,7 @@
 """Times as the analyst reads them: stored in UTC, shown in the browser's timezone.
 
-Everything the pipeline stores is a UTC string `YYYY-MM-DDTHH:MM:SSZ`; the browser tells
+Everything the pipeline stores is a UTC string `YYYY-MM-DDTHH:MM:SSZ` (`pipeline.timestamps`
+reads and writes it; `parse_utc` and `utc_text` are its functions); the browser tells
 Streamlit its timezone (`st.context.timezone`). Where it does not (a test, an old browser),
 times are shown in UTC and say so.
 """
@@ -13,7 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 import streamlit as st
 
-UTC_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+from pipeline.timestamps import parse_utc, utc_text
+
 SHOWN = "%d %b %Y, %H:%M:%S"
 TABLE_FORMAT = "D MMM YYYY, HH:mm:ss"  # st.column_config.DatetimeColumn (moment.js)
 
@@ -42,12 +44,6 @@ def to_local_naive(values: pd.Series, tz: tzinfo) -> pd.Series:
     return to_local(values, tz).dt.tz_localize(None)
 
 
-def parse_utc(text: str) -> datetime:
-    """A stored UTC string (or any ISO 8601 time; one without an offset is UTC)."""
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def shown(moment: datetime | str | None, tz: tzinfo) -> str:
     """`29 Nov 2026, 07:15:00 CET` (empty for nothing)."""
     if not moment:
@@ -56,10 +52,6 @@ def shown(moment: datetime | str | None, tz: tzinfo) -> str:
         moment = parse_utc(moment)
     local = moment.astimezone(tz)
     return f"{local.strftime(SHOWN)} {local.tzname() or zone_label(tz)}"
-
-
-def utc_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(UTC_FORMAT)
 
 
 def utc_bounds(first: date, last: date, tz: tzinfo) -> tuple[str, str]:

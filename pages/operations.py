@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import streamlit as st
 
 from dashboard import actions, app_shell, data, display, errors, numfmt, page_parts
-from dashboard.timefmt import ago, duration, parse_utc, shown, to_local, user_timezone
+from dashboard.timefmt import ago, duration, parse_utc, shown, to_local, user_timezone, utc_text
 from dashboard.untrusted_text import plain
 from pipeline.ops import episode_marks, verify
 
@@ -138,7 +138,7 @@ with tab_episodes:
         day = right.date_input("Snooze until (UTC)", tomorrow.date(), key="ops_snooze_day")
         hour = right.time_input("at", tomorrow.time().replace(second=0, microsecond=0), key="ops_snooze_time")
         if right.button("Snooze", icon=":material/snooze:", key="ops_snooze"):
-            until = datetime.combine(day, hour).strftime("%Y-%m-%dT%H:%M:%SZ")
+            until = utc_text(datetime.combine(day, hour))
             with errors.guarded(settings, "snoozing"):
                 try:
                     actions.snooze_episode(settings, site_id, rule, until)

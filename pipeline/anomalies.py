@@ -27,6 +27,7 @@ from typing import Any
 from pipeline.estimates import MAX_ESTIMATES, Edge, Estimate, Policy, Profile, estimate_gap
 from pipeline.sites import Site
 from pipeline.solar import sun_elevation_degrees
+from pipeline.timestamps import parse_utc, utc_text
 from pipeline.validation import Reading
 
 GENERATION_SERIES = frozenset(
@@ -162,6 +163,8 @@ class History:
     shape: tuple[Decimal, ...] = ()  # the best of each hour on recent days; empty until the first day ends
     today: tuple[Decimal, ...] = ()
     profile: Profile = field(default_factory=Profile)  # the average of each hour on recent days, for estimates
+    # `last_timestamp` as a datetime, not stored: set with it by `detect_file` (`_moved_to`)
+    last_moment: datetime | None = field(default=None, compare=False, repr=False)
 
     def to_item(self) -> dict[str, object]:
         item: dict[str, object] = {
@@ -302,7 +305,7 @@ def located_solar(site: Site | None) -> bool:
 def sun_down(reading: Reading, site: Site, thresholds: Thresholds) -> bool:
     """The sun below the night elevation all through the reading's interval (and one more
     on each side, for clocks that stamp the start or the end); `site` has a location."""
-    moment = _parse(reading.timestamp)
+    moment = reading.moment
     step = timedelta(minutes=site.interval_minutes or DEFAULT_INTERVAL_MINUTES)
     highest = max(
         sun_elevation_degrees(float(site.latitude), float(site.longitude), when)  # type: ignore[arg-type]
@@ -313,7 +316,7 @@ def sun_down(reading: Reading, site: Site, thresholds: Thresholds) -> bool:
 
 def future_timestamp(reading: Reading, context: Context) -> str | None:
     limit = context.now + timedelta(minutes=context.thresholds.future_tolerance_minutes)
-    return "future_timestamp" if _parse(reading.timestamp) > limit else None
+    return "future_timestamp" if reading.moment > limit else None
 
 
 VALUE_RULES: tuple[ValueRule, ...] = (
@@ -413,8 +416,8 @@ def detect_file(
     for site_id, site_readings in by_site.items():
         site = sites.get(site_id)
         context = Context(site, Thresholds.for_site(site), now)
-        history = histories.get(site_id, History())
-        start = history
+        start = histories.get(site_id, History())
+        history = _with_moment(start)
         learned_from = None
         for reading in sorted(site_readings, key=lambda r: r.timestamp):
             key = (site_id, reading.timestamp)
@@ -429,8 +432,8 @@ def detect_file(
             prior = history
             if SENTINEL_VALUE in found:  # no data: the series rules neither judge nor remember it
                 reasons[key] = found
-                gap = _gap(reading, history.last_timestamp, context)
-                history = replace(history, last_timestamp=reading.timestamp)
+                gap = _gap(reading, history.last_moment, context)
+                history = replace(history, last_timestamp=reading.timestamp, last_moment=reading.moment)
             else:
                 series, history, gap = _judge_in_order(reading, found, history, context)
                 reasons[key] = found + series
@@ -443,6 +446,14 @@ def detect_file(
         if history != start:
             moved[site_id] = history
     return Detection(reasons, gaps, moved, estimates)
+
+
+def _with_moment(history: History) -> History:
+    """A history read from the table, with its last timestamp parsed (once per site and
+    file chunk; the histories `detect_file` makes carry their reading's moment)."""
+    if history.last_timestamp is None or history.last_moment is not None:
+        return history
+    return replace(history, last_moment=parse_utc(history.last_timestamp))
 
 
 def _policy(context: Context) -> Policy:
@@ -461,7 +472,7 @@ def _learned(profile: Profile, reading: Reading, context: Context) -> Profile:
         return profile
     policy = _policy(context)
     return profile.learn(
-        reading.timestamp,
+        reading.moment.hour,
         reading.energy_generated_kwh,
         reading.energy_consumed_kwh,
         policy.per_hour,
@@ -480,8 +491,8 @@ def _estimates(
     after = None if found else (reading.energy_generated_kwh, reading.energy_consumed_kwh)
     return estimate_gap(
         reading.site_id,
-        prior.last_timestamp,  # type: ignore[arg-type]  # known: there is a gap
-        reading.timestamp,
+        prior.last_moment,  # type: ignore[arg-type]  # known: there is a gap
+        reading.moment,
         Edge(before, after),
         prior.profile,
         _policy(context),
@@ -520,8 +531,8 @@ def _judge_in_order(
     keep = not (negative or spike)  # the window remembers only normal values
     today = shape.today
     if not found and GENERATION_SERIES.isdisjoint(series):  # the shape remembers only normal values
-        today = _with_reading(today, reading.timestamp, generated)
-    gap = _gap(reading, history.last_timestamp, context)
+        today = _with_reading(today, reading.moment.hour, generated)
+    gap = _gap(reading, history.last_moment, context)
     history = History(
         last_timestamp=reading.timestamp,
         consumed=(*history.consumed, consumed)[-thresholds.spike_window :] if keep else history.consumed,
@@ -537,6 +548,7 @@ def _judge_in_order(
         shape=shape.shape,
         today=today,
         profile=history.profile,
+        last_moment=reading.moment,
     )
     return tuple(series), history, gap
 
@@ -574,9 +586,8 @@ def _rolled_shape(history: History, timestamp: str, thresholds: Thresholds) -> H
     return replace(history, shape_day=day, shape_days=history.shape_days + lit, shape=shape, today=())
 
 
-def _with_reading(today: tuple[Decimal, ...], timestamp: str, generated: Decimal) -> tuple[Decimal, ...]:
-    """Today's best of each hour, with this reading."""
-    hour = int(timestamp[11:13])
+def _with_reading(today: tuple[Decimal, ...], hour: int, generated: Decimal) -> tuple[Decimal, ...]:
+    """Today's best of each hour, with this reading (of UTC hour `hour`)."""
     today = today or (Decimal(0),) * HOURS
     if generated <= today[hour]:
         return today
@@ -598,15 +609,15 @@ def _against_shape(reading: Reading, history: History, context: Context, scale: 
     thresholds = context.thresholds
     generated = reading.energy_generated_kwh
     if generated == 0:
-        if not _daytime(reading.timestamp, history, context, scale):
+        if not _daytime(reading.moment, history, context, scale):
             return []
-        continues = history.last_generated == 0 and _daytime(history.last_timestamp, history, context, scale)
+        continues = history.last_generated == 0 and _daytime(history.last_moment, history, context, scale)
         return [] if continues else ["daytime_zero"]
-    consecutive = _consecutive(history.last_timestamp, reading.timestamp, context.site)
+    consecutive = _consecutive(history.last_moment, reading.moment, context.site)
     if history.shape_days < thresholds.shape_min_days or scale <= 0 or not consecutive:
         return []
     before = history.last_generated or Decimal(0)
-    hour = int(reading.timestamp[11:13])
+    hour = reading.moment.hour
     best = history.shape[hour]
     nearby = max(best, history.shape[(hour + 1) % HOURS])
     factor = Decimal(str(thresholds.generation_spike_factor))
@@ -619,14 +630,13 @@ def _against_shape(reading: Reading, history: History, context: Context, scale: 
     return []
 
 
-def _daytime(timestamp: str | None, history: History, context: Context, scale: Decimal) -> bool:
-    """Whether a solar site should be generating through the interval ending at `timestamp`:
+def _daytime(moment: datetime | None, history: History, context: Context, scale: Decimal) -> bool:
+    """Whether a solar site should be generating through the interval ending at `moment`:
     the sun well up where its location is known, else an hour its shape says is sunny."""
     site, thresholds = context.site, context.thresholds
-    if timestamp is None or site is None:
+    if moment is None or site is None:
         return False
     if site.latitude is not None and site.longitude is not None:
-        moment = _parse(timestamp)
         step = timedelta(minutes=site.interval_minutes or DEFAULT_INTERVAL_MINUTES)
         return all(  # at both ends of the interval (all() stops at night's first)
             sun_elevation_degrees(float(site.latitude), float(site.longitude), when)
@@ -635,29 +645,23 @@ def _daytime(timestamp: str | None, history: History, context: Context, scale: D
         )
     if history.shape_days < thresholds.shape_min_days or scale <= 0:
         return False
-    return history.shape[int(timestamp[11:13])] >= Decimal(str(thresholds.shape_min_share)) * scale
+    return history.shape[moment.hour] >= Decimal(str(thresholds.shape_min_share)) * scale
 
 
-def _consecutive(previous: str | None, timestamp: str, site: Site | None) -> bool:
-    """Whether `timestamp` is the interval right after `previous` (a drop is a fall from one
+def _consecutive(previous: datetime | None, moment: datetime, site: Site | None) -> bool:
+    """Whether `moment` is the interval right after `previous` (a drop is a fall from one
     interval to the next; after missing readings nobody knows when the fall began)."""
     if previous is None or site is None or site.interval_minutes is None:
         return False
-    return _parse(timestamp) - _parse(previous) == timedelta(minutes=site.interval_minutes)
+    return moment - previous == timedelta(minutes=site.interval_minutes)
 
 
-def _gap(reading: Reading, previous: str | None, context: Context) -> Gap | None:
+def _gap(reading: Reading, previous: datetime | None, context: Context) -> Gap | None:
     if previous is None or context.site is None or context.site.interval_minutes is None:
         return None  # without the site's cadence, no step is too long
     step = timedelta(minutes=context.site.interval_minutes)
-    elapsed = _parse(reading.timestamp) - _parse(previous)
+    elapsed = reading.moment - previous
     if elapsed <= step * context.thresholds.gap_tolerance:
         return None
     missing = max(1, round(elapsed / step) - 1)
-    first = (_parse(previous) + step).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return Gap(reading.site_id, first, missing)
-
-
-def _parse(timestamp: str) -> datetime:
-    """A normalised timestamp (`...Z`) as an aware UTC datetime; fromisoformat is ~10x strptime."""
-    return datetime.fromisoformat(timestamp)
+    return Gap(reading.site_id, utc_text(previous + step), missing)

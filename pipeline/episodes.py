@@ -24,12 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from pipeline.timestamps import parse_utc
 
 MISSING_DATA = "missing_data"
 STARTED, REMINDER, RESOLVED = "started", "reminder", "resolved"
-ISO = "%Y-%m-%dT%H:%M:%SZ"
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ def advance(
 
 
 def _at(timestamp: str) -> datetime:
-    return datetime.strptime(timestamp, ISO).replace(tzinfo=UTC)
+    return parse_utc(timestamp)
 
 
 def advance_sites(

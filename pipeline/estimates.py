@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from pipeline.timestamps import utc_text
+
 LINEAR, PROFILE = "linear", "profile"
 HOURS = 24
 PLACES = Decimal("0.000001")
@@ -52,8 +54,8 @@ class Profile:
     consumed: tuple[Decimal, ...] = ()
     weight: tuple[int, ...] = ()
 
-    def learn(self, timestamp: str, generated: Decimal, consumed: Decimal, per_hour: int, days: int) -> Profile:
-        hour = int(timestamp[11:13])
+    def learn(self, hour: int, generated: Decimal, consumed: Decimal, per_hour: int, days: int) -> Profile:
+        """The profile with a normal reading of UTC hour `hour`."""
         zeros, none = (Decimal(0),) * HOURS, (0,) * HOURS
         gen, cons, weight = self.generated or zeros, self.consumed or zeros, self.weight or none
         n = min(weight[hour] + 1, per_hour * days)
@@ -61,9 +63,8 @@ class Profile:
         new_cons = (cons[hour] + (consumed - cons[hour]) / n).quantize(PLACES)
         return Profile(_put(gen, hour, new_gen), _put(cons, hour, new_cons), _put(weight, hour, n))
 
-    def at(self, timestamp: str, per_hour: int, days: int) -> tuple[Decimal, Decimal] | None:
-        """The hour's average reading, once it rests on at least half the reference days."""
-        hour = int(timestamp[11:13])
+    def at(self, hour: int, per_hour: int, days: int) -> tuple[Decimal, Decimal] | None:
+        """UTC hour `hour`'s average reading, once it rests on at least half the reference days."""
         if not self.weight or self.weight[hour] < per_hour * max(1, (days + 1) // 2):
             return None
         return self.generated[hour], self.consumed[hour]
@@ -96,12 +97,11 @@ class Edge:
 
 
 def estimate_gap(
-    site_id: str, previous: str, following: str, edge: Edge, profile: Profile, policy: Policy, budget: int
+    site_id: str, start: datetime, end: datetime, edge: Edge, profile: Profile, policy: Policy, budget: int
 ) -> list[Estimate]:
-    """Estimates for the intervals between the readings at `previous` and `following`, at
-    most `budget` of them."""
+    """Estimates for the intervals between the readings at `start` and `end`, at most
+    `budget` of them."""
     step = timedelta(minutes=policy.interval_minutes)
-    start, end = _parse(previous), _parse(following)
     elapsed = end - start
     missing = elapsed - step  # the gap's length: 8 quarter-hours missing make a 2 h gap
     if budget <= 0 or missing > timedelta(hours=policy.estimate_max_hours):
@@ -111,10 +111,9 @@ def estimate_gap(
         return [_linear(site_id, slot, start, elapsed, edge.before, edge.after) for slot in slots]
     found = []
     for slot in slots:
-        timestamp = _format(slot)
-        average = profile.at(timestamp, policy.per_hour, policy.profile_days)
+        average = profile.at(slot.hour, policy.per_hour, policy.profile_days)
         if average is not None:
-            found.append(Estimate(site_id, timestamp, average[0], average[1], PROFILE))
+            found.append(Estimate(site_id, utc_text(slot), average[0], average[1], PROFILE))
     return found
 
 
@@ -138,12 +137,4 @@ def _linear(
 ) -> Estimate:
     share = Decimal(int((slot - start).total_seconds())) / Decimal(int(elapsed.total_seconds()))
     generated, consumed = ((b + (a - b) * share).quantize(PLACES) for b, a in zip(before, after, strict=True))
-    return Estimate(site_id, _format(slot), generated, consumed, LINEAR)
-
-
-def _parse(timestamp: str) -> datetime:
-    return datetime.fromisoformat(timestamp)
-
-
-def _format(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return Estimate(site_id, utc_text(slot), generated, consumed, LINEAR)

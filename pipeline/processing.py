@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 
 from pipeline import raw_files
@@ -43,6 +43,7 @@ from pipeline.rollups import change_token, gap_deltas
 from pipeline.settings import Settings
 from pipeline.site_claims import Inflight, SitesBusy, claimed, site_states
 from pipeline.sites import Site, register_unknown, site_items
+from pipeline.timestamps import now_text, parse_utc, utc_text
 from pipeline.validation import SITE_ID, Reading, validate_rows
 
 CLAIM_ATTEMPTS = 5  # ~1 s of waiting in the invocation; longer waits go back to the queue (deferral)
@@ -69,27 +70,30 @@ class Assessment:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The processing time of a file starting now (a seam: tests set the clock here)."""
+    return now_text()
 
 
 def assess(
     readings: Sequence[Reading],
     sites: Mapping[str, Site],
     source_key: str,
-    processed_at: str,
+    processed_at: datetime,
     histories: Mapping[str, History] | None = None,
     before: Mapping[tuple[str, str], Record] | None = None,
 ) -> Assessment:
     """Records with their anomaly reasons, the gaps found and the sites' new histories.
 
-    `before` holds the records already stored for these readings: a reading seen again
-    keeps the series reasons it was given the first time (see `detect_file`).
+    `processed_at` is the rules' clock (a future timestamp is judged against it) and, to
+    the second, the records' `processed_at`. `before` holds the records already stored for
+    these readings: a reading seen again keeps the series reasons it was given the first
+    time (see `detect_file`).
     """
-    now = datetime.strptime(processed_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    stamp = utc_text(processed_at)
     judged = {key: record.anomaly_reasons for key, record in (before or {}).items()}
-    detection = detect_file(readings, sites, histories or {}, now, judged)
-    records = [derive(r, detection.reasons[(r.site_id, r.timestamp)], source_key, processed_at) for r in readings]
-    estimates = [estimated(e, source_key, processed_at) for e in detection.estimates]
+    detection = detect_file(readings, sites, histories or {}, processed_at, judged)
+    records = [derive(r, detection.reasons[(r.site_id, r.timestamp)], source_key, stamp) for r in readings]
+    estimates = [estimated(e, source_key, stamp) for e in detection.estimates]
     return Assessment(records, detection.gaps, detection.histories, estimates)
 
 
@@ -249,7 +253,9 @@ def _judge_and_store(
     processed_at = next(iter(resumed.values())).processed_at if resumed else processed_at
     before = existing_records(settings, [(r.site_id, r.timestamp) for r in readings])
     judged_against = {site_id: state.history for site_id, state in states.items()}
-    assessment = assess(readings, sites, key, processed_at, judged_against, before)
+    # The file's processing time is stored text (in its progress, or in the in-flight try
+    # being repeated), the same for every chunk and try; the rules read it as their clock.
+    assessment = assess(readings, sites, key, parse_utc(processed_at), judged_against, before)
     if assessment.estimates:
         before = {**before, **existing_records(settings, [e.key for e in assessment.estimates])}
         assessment = replace(assessment, estimates=_fillable(assessment.estimates, before))

@@ -14,12 +14,13 @@ Rules (docs/data-contract.md's table repeats them for analysts):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from pipeline.formats import NonFinite, RawRow
 from pipeline.local_time import IN_DST_GAP, SiteClocks, utc_clocks
+from pipeline.timestamps import parse_utc, utc_text
 
 CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 SITE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -29,10 +30,20 @@ KWH_PLACES = Decimal("0.000001")
 
 @dataclass(frozen=True, slots=True)
 class Reading:
+    """A valid reading. `timestamp` is the stored form (the record's key); `moment` is the
+    same time as a datetime, for the rules that compute with it, so nothing parses it
+    again. Validation passes the moment it already has; a reading built elsewhere (tests,
+    benchmarks) has its timestamp parsed here, once."""
+
     site_id: str
     timestamp: str
     energy_generated_kwh: Decimal
     energy_consumed_kwh: Decimal
+    moment: datetime = field(default=None, compare=False, repr=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.moment is None:
+            object.__setattr__(self, "moment", parse_utc(self.timestamp))
 
 
 @dataclass(frozen=True)
@@ -75,13 +86,13 @@ def validate_row(row: RawRow, clocks: SiteClocks | None = None) -> tuple[Reading
     value = row.value
     reasons: list[str] = []
     site_id = _site_id(value.get("site_id"), reasons)
-    timestamp = _timestamp(value.get("timestamp"), site_id, clocks or utc_clocks(), reasons)
+    when = _timestamp(value.get("timestamp"), site_id, clocks or utc_clocks(), reasons)
     generated = _energy(value.get("energy_generated_kwh"), "energy_generated_kwh", reasons)
     consumed = _energy(value.get("energy_consumed_kwh"), "energy_consumed_kwh", reasons)
     if reasons:
         return None, tuple(reasons)
-    assert site_id is not None and timestamp is not None and generated is not None and consumed is not None
-    return Reading(site_id, timestamp, generated, consumed), ()
+    assert site_id is not None and when is not None and generated is not None and consumed is not None
+    return Reading(site_id, when[0], generated, consumed, when[1]), ()
 
 
 def _site_id(value: object, reasons: list[str]) -> str | None:
@@ -98,20 +109,23 @@ def normalise_timestamp(value: object) -> str | None:
     """UTC `YYYY-MM-DDTHH:MM:SSZ`, or None when `value` is not an ISO 8601 date and time
     (a time without an offset is taken as UTC)."""
     reasons: list[str] = []
-    return _timestamp(value, None, utc_clocks(), reasons) if value not in (None, "") else None
+    when = _timestamp(value, None, utc_clocks(), reasons) if value not in (None, "") else None
+    return when[0] if when is not None else None
 
 
-def _timestamp(value: object, site_id: str | None, clocks: SiteClocks, reasons: list[str]) -> str | None:
+def _timestamp(
+    value: object, site_id: str | None, clocks: SiteClocks, reasons: list[str]
+) -> tuple[str, datetime] | None:
+    """(the stored form, the same moment as an aware UTC datetime), or None with the reason."""
     if value is None or value == "":
         reasons.append("timestamp_missing")
         return None
     if isinstance(value, str) and CANONICAL.fullmatch(value):  # the stored form: only check it is a real moment
         try:
-            datetime.fromisoformat(value)
+            return value, parse_utc(value)
         except ValueError:
             reasons.append("timestamp_invalid")
             return None
-        return value
     try:
         moment = _moment(value)
         if moment is not None and moment.tzinfo is None:
@@ -120,7 +134,8 @@ def _timestamp(value: object, site_id: str | None, clocks: SiteClocks, reasons: 
                 reasons.append(IN_DST_GAP)
                 return None
         if moment is not None:
-            return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            moment = moment.astimezone(UTC).replace(microsecond=0)
+            return utc_text(moment), moment
     except OverflowError:  # a moment at the very ends of the calendar
         pass
     reasons.append("timestamp_invalid")

@@ -9,7 +9,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -17,7 +17,7 @@ from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline import raw_files, rollup_rebuild
+from pipeline import raw_files, record_export, rollup_rebuild
 from pipeline.aws import TransientError, caller_arn, client, describe_error
 from pipeline.events import notification_body
 from pipeline.ops import dead_letters, episode_marks, record_edits, site_fields, site_registry, verify
@@ -26,27 +26,11 @@ from pipeline.ops.simulated_uploads import upload_simulated
 from pipeline.ops.simulation import FORMATS
 from pipeline.processing import now_iso, process_object
 from pipeline.record_store import site_records
-from pipeline.records import Record
 from pipeline.settings import ConfigError, Settings
 from pipeline.site_claims import SitesBusy
 from pipeline.sites import Activity, Site, get_site_item, list_sites
+from pipeline.timestamps import epoch_text
 from pipeline.validation import normalise_timestamp
-
-# What `records` exports for each record, in this order: the stored attribute names.
-EXPORT_FIELDS = (
-    "site_id",
-    "timestamp",
-    "energy_generated_kwh",
-    "energy_consumed_kwh",
-    "net_energy_kwh",
-    "anomaly",
-    "anomaly_reasons",
-    "source_key",
-    "processed_at",
-    "estimate_method",  # "linear" or "profile" for an estimate (no meter reading), empty for a reading
-    "edited",  # True when an analyst corrected the record or dismissed its anomaly (original kept)
-)
-
 
 # One simulated file is built in memory and uploaded in one PUT: ~130 bytes a reading as
 # JSON and ~1.3 KB a reading in memory while it is built, so 500,000 readings make a file
@@ -141,7 +125,7 @@ def parser() -> argparse.ArgumentParser:
     rec.add_argument("--start", help="from this time (ISO 8601 or YYYY-MM-DD, UTC)")
     rec.add_argument("--end", help="up to this time, inclusive (ISO 8601 or YYYY-MM-DD, UTC)")
     rec.add_argument("--anomalies-only", action="store_true")
-    rec.add_argument("--format", choices=("csv", "json"), default="csv")
+    rec.add_argument("--format", choices=record_export.FORMATS, default="csv")
     sites = command("sites", cmd_sites_list, "list the sites, or import, show, set and export them (see ACTION)")
     actions = sites.add_subparsers(dest="action", metavar="ACTION")
 
@@ -287,28 +271,10 @@ def cmd_records(settings: Settings, args: argparse.Namespace, out: TextIO) -> in
     # Nothing reaches `out` until the last page has arrived: a query that fails part-way must
     # not leave a truncated CSV that looks complete to whatever reads it.
     with tempfile.SpooledTemporaryFile(max_size=RECORDS_BUFFER_BYTES, mode="w+", newline="") as buffer:
-        write_records(records, args.format, buffer)
+        record_export.write_records(records, args.format, buffer)
         buffer.seek(0)
         shutil.copyfileobj(buffer, out)
     return 0
-
-
-def write_records(records: Iterable[Record], fmt: str, out: TextIO) -> None:
-    rows = ({c: _cell(getattr(r, c)) for c in EXPORT_FIELDS} for r in records)
-    if fmt == "json":
-        print(json.dumps(list(rows), indent=2), file=out)
-        return
-    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-
-
-def _cell(value: object) -> object:
-    if value is None:  # an empty CSV cell, null in JSON
-        return None
-    if isinstance(value, tuple):
-        return ";".join(value)
-    return str(value) if not isinstance(value, (bool, str)) else value
 
 
 def _moment(text: str, which: str) -> str:
@@ -389,7 +355,7 @@ def _or(value: object) -> str:
 
 
 def _utc(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return epoch_text(seconds)
 
 
 def cmd_replay(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:

@@ -7,12 +7,12 @@ it), so redrive here is receive -> send to the source queue -> delete, which wor
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from pipeline.aws import client
 from pipeline.events import MalformedEvent, objects_in_sqs_body
 from pipeline.ops.queues import peek_messages
 from pipeline.settings import Settings
+from pipeline.timestamps import epoch_text
 
 PEEK_VISIBILITY_SECONDS = 30
 
@@ -78,7 +78,7 @@ def _dead_letter(message: dict) -> DeadLetter:
         keys = ()
     return DeadLetter(
         message_id=message["MessageId"],
-        sent_at=datetime.fromtimestamp(sent_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        sent_at=epoch_text(sent_ms / 1000),
         receive_count=int(attributes.get("ApproximateReceiveCount", 0)),
         keys=keys,
         body=message["Body"],

@@ -12,12 +12,12 @@ against the episodes from before its first try, takes people's marks from the it
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from pipeline.aws import client
 from pipeline.dynamo import marshal, unmarshal
 from pipeline.episodes import Episode, SiteEpisodes
 from pipeline.settings import Settings
+from pipeline.timestamps import now_text
 
 MARK_ATTEMPTS = 3  # a mark races only with an episode resolving and restarting under it
 
@@ -50,7 +50,7 @@ def open_episodes(settings: Settings) -> list[OpenEpisode]:
 
 def acknowledge(settings: Settings, site_id: str, rule: str, by: str) -> Episode:
     """Stop the episode's reminders until it resolves, recording who and when (wall clock)."""
-    when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = now_text()
     return _mark(settings, site_id, rule, {"acknowledged_by": by, "acknowledged_at": when})
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -37,6 +36,7 @@ from pipeline.rollup_rebuild import rebuild_days
 from pipeline.settings import Settings
 from pipeline.site_claims import Inflight, SitesBusy, claimed, failed_lease, site_states
 from pipeline.sites import site_items
+from pipeline.timestamps import now_text
 from pipeline.validation import MAX_ABS_KWH, SITE_ID, check_energy, normalise_timestamp
 
 CORRECTED = "corrected"
@@ -199,7 +199,7 @@ def check_value(value: object, name: str) -> Decimal:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return now_text()
 
 
 # --- AWS: the edit itself, and reading edits back -------------------------------------------

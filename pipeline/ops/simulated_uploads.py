@@ -13,6 +13,7 @@ from pipeline.ops.browse import files_on, list_days
 from pipeline.ops.simulation import Label, encode, make_sites, simulate
 from pipeline.settings import Settings
 from pipeline.sites import put_sites
+from pipeline.timestamps import utc_text
 
 LABELS_PREFIX = "simulated/"
 
@@ -46,7 +47,7 @@ def upload_simulated(
     simulated = simulate(site_list, when, readings_per_site, anomaly_rate, seed)
     put_sites(settings, site_list)
     key = raw_files.raw_key(f"sim-{when:%Y%m%dT%H%M%S%fZ}-s{seed}.{fmt}", when, settings)
-    uploaded_at = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    uploaded_at = utc_text(when)
     raw_files.upload(
         settings,
         key,

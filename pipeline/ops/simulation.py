@@ -20,6 +20,7 @@ from typing import Any
 
 from pipeline.sites import Site
 from pipeline.solar import sun_elevation_degrees
+from pipeline.timestamps import utc_text
 
 ANOMALY_KINDS = (
     "negative_generation",
@@ -123,7 +124,7 @@ def _floor(moment: datetime, step: timedelta) -> datetime:
 
 
 def _timestamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_text(moment)
 
 
 class _Series:

@@ -44,6 +44,7 @@ from pipeline.records import Record
 from pipeline.rollup_rebuild import Difference, differences, expected_days, site_start, stored_days
 from pipeline.settings import Settings
 from pipeline.sites import list_sites
+from pipeline.timestamps import FORMAT, utc_text
 
 FILES, RECORDS, ROLLUPS, ALERTS = "files", "records", "rollups", "alerts"
 CHECKS = (FILES, RECORDS, ROLLUPS, ALERTS)
@@ -52,7 +53,6 @@ DEAD_LETTER_LIMIT = 1000
 DELIVERY_LIMIT = 1000
 PEEK_VISIBILITY_SECONDS = 2
 MISSING_QUEUE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
-TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 class UnreadableReport(ValueError):
@@ -85,7 +85,7 @@ class Report:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Report:
         """Raises ValueError, KeyError or TypeError for anything but a report `to_dict` wrote."""
-        checked_at = datetime.strptime(data["checked_at"], TIME_FORMAT).strftime(TIME_FORMAT)
+        checked_at = utc_text(datetime.strptime(data["checked_at"], FORMAT))  # strict: only the stored form
         since = data.get("since")
         if since is not None:
             since = date.fromisoformat(since).isoformat()
@@ -197,7 +197,7 @@ def verify(
     findings += _check_records_and_rollups(settings, since, counts, frozenset(pending))
     findings += _check_alerts(settings, counts)
     return Report(
-        checked_at=now.strftime(TIME_FORMAT),
+        checked_at=utc_text(now),
         since=since,
         findings=tuple(findings),
         counts=counts,

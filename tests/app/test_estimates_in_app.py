@@ -213,16 +213,18 @@ def test_csv_keeps_every_column_and_adds_the_estimate_method_and_edited_flag(edi
     csv = pd.read_csv(io.BytesIO(data.record_csv(edited, SITE, "0000", "9999", False, version)), keep_default_na=False)
     assert list(csv.columns) == [
         "site_id",
-        "timestamp_utc",
+        "timestamp",
         "energy_generated_kwh",
         "energy_consumed_kwh",
         "net_energy_kwh",
         "anomaly",
         "anomaly_reasons",
+        "source_key",
+        "processed_at",
         "estimate_method",
         "edited",
     ]
-    rows = {row["timestamp_utc"]: (row["estimate_method"], row["edited"]) for row in csv.to_dict("records")}
+    rows = {row["timestamp"]: (row["estimate_method"], row["edited"]) for row in csv.to_dict("records")}
     assert rows == {
         stamp(HOUR, 45): ("", False),
         stamp(HOUR, 30): ("", True),

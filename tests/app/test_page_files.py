@@ -174,3 +174,15 @@ def test_a_file_that_revealed_a_gap_says_how_many_estimates_it_stored(stack, pro
     at = open_page(FILES)
     assert {m.label: m.value for m in at.metric}["Records stored"] == "2 records"
     assert "3 estimates stored for them, marked as estimates" in text(at)
+
+
+def test_a_preview_shows_numbers_as_numbers_and_nan_as_written(stack):
+    body = b'[{"site_id": "s", "energy_generated_kwh": 1.50, "energy_consumed_kwh": NaN, "extra": [2, {"d": 0.25}]}]'
+    key = raw_key("odd.json", datetime.now(UTC), stack)
+    version = upload(stack, key, body)
+    preview = data.raw_preview(stack, key, version)
+    assert preview.problem is None
+    assert preview.values == [
+        {"site_id": "s", "energy_generated_kwh": 1.5, "energy_consumed_kwh": "NaN", "extra": [2, {"d": 0.25}]}
+    ]
+    assert isinstance(preview.values[0]["extra"][0], int)

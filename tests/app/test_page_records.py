@@ -152,12 +152,14 @@ def test_csv_holds_the_whole_selection(stack, process, open_page):
     assert len(csv) == stored
     assert list(csv.columns) == [
         "site_id",
-        "timestamp_utc",
+        "timestamp",
         "energy_generated_kwh",
         "energy_consumed_kwh",
         "net_energy_kwh",
         "anomaly",
         "anomaly_reasons",
+        "source_key",
+        "processed_at",
         "estimate_method",
         "edited",
     ]

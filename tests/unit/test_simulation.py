@@ -30,7 +30,7 @@ def test_every_injected_kind_is_labelled_and_found_by_the_rules():
     simulated = simulate(list(sites.values()), now, 96 * 4, 0.05, seed=3)
     assert {label.kind for label in simulated.labels} == set(ANOMALY_KINDS)
     readings = validate_rows(decode_rows("a.json", encode(simulated.readings))).readings
-    assessment = assess(readings, sites, "raw/a.json", "2026-11-29T12:00:00Z")
+    assessment = assess(readings, sites, "raw/a.json", now)
 
     truth = {(lb.site_id, lb.timestamp, lb.kind) for lb in simulated.labels}
     found = {(r.site_id, r.timestamp, reason) for r in assessment.records for reason in r.anomaly_reasons}
