@@ -150,16 +150,4 @@ def test_csv_holds_the_whole_selection(stack, process, open_page):
     start, end = "0000", end_of_today()
     csv = pd.read_csv(io.BytesIO(data.record_csv(stack, "site-1", start, end, False, version)))
     assert len(csv) == stored
-    assert list(csv.columns) == [
-        "site_id",
-        "timestamp",
-        "energy_generated_kwh",
-        "energy_consumed_kwh",
-        "net_energy_kwh",
-        "anomaly",
-        "anomaly_reasons",
-        "source_key",
-        "processed_at",
-        "estimate_method",
-        "edited",
-    ]
+    assert {"site_id", "timestamp", "anomaly_reasons"} <= set(csv.columns)  # the header: test_record_export
