@@ -49,19 +49,8 @@ PREVIEW_ROWS = 1_000  # rows a file preview reads, whatever the file's size
 PREVIEW_CHUNK_BYTES = 64 * 1024
 INLINE_DOWNLOAD_BYTES = 16 * 1024 * 1024  # larger files download through a presigned link
 
-ROLLUP_COLUMNS = [
-    "site_id",
-    "hour",
-    "generated_kwh",
-    "consumed_kwh",
-    "net_kwh",
-    "self_supplied_kwh",
-    "readings",
-    "anomalies",
-    "estimated_generated_kwh",  # estimates of missing intervals: never in the columns above
-    "estimated_consumed_kwh",
-    "estimated_readings",
-]
+# Each rollup's measures as the charts read them; the estimated ones are never in the others.
+ROLLUP_COLUMNS = ["site_id", "hour", *rollups.READING_MEASURES]
 # The columns of `record_frame`, the one site's records the Records page shows.
 RECORD_FRAME_COLUMNS = [
     "timestamp",
@@ -195,22 +184,15 @@ def _hour_before(hour: str) -> str:
 @st.cache_data(ttl=HISTORY_TTL, show_spinner="Reading hourly rollups…", max_entries=512)
 def _site_rollups(settings: Settings, site_id: str, start_hour: str, end_hour: str, version: str) -> pd.DataFrame:
     rows = [
-        (
-            r.site_id,
-            r.hour,
-            float(r.generated_kwh),
-            float(r.consumed_kwh),
-            float(r.net_kwh),
-            float(r.self_supplied_kwh),
-            r.readings,
-            r.anomalies,
-            float(r.estimated_generated_kwh),
-            float(r.estimated_consumed_kwh),
-            r.estimated_readings,
-        )
+        (r.site_id, r.hour, *(_number(getattr(r, measure)) for measure in rollups.READING_MEASURES))
         for r in rollups.site_rollups(settings, site_id, start_hour, end_hour)
     ]
     return pd.DataFrame(rows, columns=ROLLUP_COLUMNS)
+
+
+def _number(value: Decimal | int) -> float | int:
+    """kWh as floats for the charts; counts stay whole."""
+    return float(value) if isinstance(value, Decimal) else value
 
 
 @st.cache_data(ttl=SHORT_TTL, show_spinner=False, max_entries=4)
