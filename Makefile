@@ -6,8 +6,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PORT ?= 8501
+# pytest-xdist workers: the tests mostly wait on their embedded moto server (one per worker),
+# so more workers than the machine's 2 cores pay; `make test PYTEST_WORKERS=1` runs in one process.
+PYTEST_WORKERS ?= 3
+# loadgroup: tests marked xdist_group (the benchmark smoke run, which starts every benchmark
+# once per module) stay on one worker; everything else goes wherever a worker is free.
+PYTEST_PARALLEL = $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadgroup,-p no:xdist)
+# The fast lane: everything but the browser, Terraform/checkov and the benchmark/reliability runs.
+FAST_TESTS := -m "not slow" tests/unit tests/integration tests/cli tests/app
 
-.PHONY: run test lint format stack reset bench clean browser
+.PHONY: run test test-fast screenshots lint format stack reset bench clean browser
 
 $(VENV)/.runtime: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,11 +39,21 @@ stack: $(VENV)/.runtime
 reset: $(VENV)/.runtime
 	$(PY) -m local_aws --reset
 
-## test: lint, then every test (unit, integration, app, browser, infra)
+## test: lint, then every test (unit, integration, app, browser, infra, reliability, benchmarks --quick)
 test: $(VENV)/.installed browser test-prereqs
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_PARALLEL)
+
+## test-fast: lint, then unit, integration, CLI and app tests (no browser, no Terraform; about a minute)
+test-fast: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) -m pytest $(PYTEST_PARALLEL) $(FAST_TESTS)
+
+## screenshots: run the browser journey and keep its screenshots in docs/screenshots (tests write build/screenshots)
+screenshots: $(VENV)/.installed browser
+	SCREENSHOTS_DIR=docs/screenshots $(PY) -m pytest -p no:xdist tests/e2e
 
 ## browser: Debian's chromium for the end-to-end tests (never Playwright's own download)
 browser:

@@ -21,6 +21,28 @@ from pipeline.settings import Settings  # noqa: E402
 
 EVENTS = Path(__file__).resolve().parent / "events"
 
+# The longest tests start first, so that with xdist workers (`make test`) they run beside
+# the many short ones instead of alone at the end (`pytest --durations=30` shows where time goes).
+SLOWEST_FIRST = (
+    "tests/integration/test_pipeline_flow.py::test_a_100000_reading_file_is_stored_completely",
+    "tests/reliability/test_kill_and_restart.py",
+    "tests/infra/test_terraform_cli.py",
+    "tests/e2e/",
+    "tests/bench/",
+    "tests/reliability/",
+    "tests/infra/test_checkov.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Stable: within a rank, the collection order (every worker collects the same list)."""
+
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid
+        return next((i for i, prefix in enumerate(SLOWEST_FIRST) if path.startswith(prefix)), len(SLOWEST_FIRST))
+
+    items.sort(key=rank)
+
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[EmbeddedServer]:

@@ -47,6 +47,8 @@ def test_refresh_data_rereads_for_the_caller_only(seeded, stack, open_page):
     assert "site-new" not in mine.selectbox(key="records_site").options
     # AND a site registered behind the app's back: no file processed, nothing tells the caches
     register_unknown(stack, ["site-new"], known={})
+    mine.run()
+    assert "site-new" not in mine.selectbox(key="records_site").options, "the list is cached until refreshed"
 
     # WHEN one of them presses Refresh data
     refresh(mine)

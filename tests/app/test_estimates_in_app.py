@@ -211,7 +211,9 @@ def test_anomalies_only_never_shows_an_estimate(mixed, open_page):
 def test_csv_keeps_every_column_and_adds_the_estimate_method_and_edited_flag(edited):
     version = data.data_version(edited)
     csv = pd.read_csv(io.BytesIO(data.record_csv(edited, SITE, "0000", "9999", False, version)), keep_default_na=False)
-    assert {"timestamp", "anomaly_reasons", "estimate_method", "edited"} <= set(csv.columns)  # the header: test_record_export
+    assert {"timestamp", "anomaly_reasons", "estimate_method", "edited"} <= set(
+        csv.columns
+    )  # the header: test_record_export
     rows = {row["timestamp"]: (row["estimate_method"], row["edited"]) for row in csv.to_dict("records")}
     assert rows == {
         stamp(HOUR, 45): ("", False),

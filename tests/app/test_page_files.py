@@ -5,8 +5,11 @@ from __future__ import annotations
 import gzip
 import json
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+import pytest
+from pipeline.simulation import Upload, upload_simulated
 
 from dashboard import data
 from pipeline.aws import client
@@ -22,28 +25,61 @@ def listing(at):
     return at.dataframe[0].value
 
 
+# The real clock, and 01:00 UTC: three uploads hours apart would straddle midnight there.
+CLOCKS = [None, datetime(2026, 3, 1, 1, 0, tzinfo=UTC)]
+
+
+def upload_times(now: datetime, count: int = 3) -> list[datetime]:
+    """`count` upload times, newest first, up to three hours apart and all in `now`'s UTC day."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    step = min(timedelta(hours=3), (now - midnight) / count)
+    return [now - step * i for i in range(count)]
+
+
+@pytest.fixture(params=CLOCKS, ids=["now", "0100utc"])
+def day_of_files(request, stack, process) -> tuple[datetime, list[Upload]]:
+    """GIVEN three processed files uploaded on one UTC day (today, or a day seen at 01:00 UTC)."""
+    now = request.param or datetime.now(UTC)
+    uploads = [
+        upload_simulated(stack, sites=3, readings_per_site=12, anomaly_rate=0.3, seed=i, when=when)
+        for i, when in enumerate(upload_times(now))
+    ]
+    process()
+    return now, uploads
+
+
+def test_upload_times_stay_in_the_day_at_any_hour():
+    for hour, minute in [(0, 0), (0, 1), (1, 0), (5, 59), (6, 0), (23, 59)]:
+        now = datetime(2026, 3, 1, hour, minute, 30, tzinfo=UTC)
+        times = upload_times(now)
+        assert {t.date() for t in times} == {now.date()}, now
+        assert times == sorted(times, reverse=True) and len(set(times)) == 3, now
+
+
 def test_empty_stack_says_what_to_do(open_page, text):
     at = open_page(FILES)
     assert "No files yet" in text(at)
     assert not at.dataframe
 
 
-def test_day_listing_newest_first_with_outcomes(seeded, open_page):
+def test_day_listing_newest_first_with_outcomes(day_of_files, open_page):
+    now, uploads = day_of_files
     at = open_page(FILES)
-    assert at.selectbox(key="files_day").value == datetime.now(UTC).strftime("%Y-%m-%d")
+    assert at.selectbox(key="files_day").value == f"{now:%Y-%m-%d}"
     shown = listing(at)
-    assert set(shown["name"]) == {u.key.rsplit("/", 1)[-1] for u in seeded}
+    assert set(shown["name"]) == {u.key.rsplit("/", 1)[-1] for u in uploads}
     assert shown["uploaded"].is_monotonic_decreasing, "newest upload first"
     assert set(shown["status"]) == {"Processed"}
     assert (shown["written"] > 0).all()
     assert (shown["size_kb"] > 0).all()
 
 
-def test_inspecting_a_file(seeded, open_page, text):
+def test_inspecting_a_file(day_of_files, open_page, text):
+    _, uploads = day_of_files
     at = open_page(FILES)
     first = listing(at)["name"].iloc[0]
     assert at.selectbox(key=next(k for k in keys(at) if k.startswith("files_pick"))).value.endswith(first)
-    newest = next(u for u in seeded if u.key.endswith(first))
+    newest = next(u for u in uploads if u.key.endswith(first))
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Outcome"] == "Processed"
     assert metrics["Records stored"].endswith("records")
@@ -60,9 +96,10 @@ def keys(at) -> list[str]:
     return [w.key for w in at.selectbox if w.key]
 
 
-def test_filter_by_name(seeded, open_page, text):
+def test_filter_by_name(day_of_files, open_page, text):
+    _, uploads = day_of_files
     at = open_page(FILES)
-    target = seeded[0].key.rsplit("/", 1)[-1]
+    target = uploads[-1].key.rsplit("/", 1)[-1]
     at.text_input(key="files_q").input(target[-12:]).run()
     assert list(listing(at)["name"]) == [target]
     at.text_input(key="files_q").input("no-such-file").run()

@@ -32,7 +32,8 @@ SCRIPTS = (
 )
 TIMEOUT_SECONDS = 420
 
-pytestmark = pytest.mark.slow
+# One worker runs the whole module: its fixture starts every benchmark at once, per module.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("bench")]
 
 
 @pytest.fixture(scope="module")

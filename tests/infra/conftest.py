@@ -8,6 +8,8 @@ the names Terraform declares with the defaults in pipeline/settings.py.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import importlib.util
 import json
 import os
@@ -376,9 +378,38 @@ def terraform_at(terraform_binary: str) -> Callable[[Path], TerraformCLI]:
     return lambda directory: TerraformCLI(terraform_binary, directory)
 
 
+def _init_key(binary: str) -> str:
+    """What an init depends on: the configuration, the CLI config (provider mirror) and the binary."""
+    digest = hashlib.sha256(binary.encode())
+    config = cli_config_file()
+    for path in sorted(TERRAFORM_DIR.glob("*.tf")) + ([config] if config else []):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+@pytest.fixture(scope="session")
+def initialised_terraform(terraform_at: Callable[[Path], TerraformCLI], terraform_binary: str) -> Path:
+    """One `terraform init` per configuration, shared by every test and every xdist worker:
+    the first to take the lock initialises build/terraform-init/<key>/, the others reuse it."""
+    shared = REPO / "build" / "terraform-init"
+    shared.mkdir(parents=True, exist_ok=True)
+    done = shared / _init_key(terraform_binary)
+    with (shared / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (done / ".terraform.lock.hcl").is_file():
+            shutil.rmtree(done, ignore_errors=True)
+            cli = terraform_at(copy_configuration(done))
+            cli.run("init", "-backend=false", "-input=false", "-no-color", timeout=300)
+    return done
+
+
 @pytest.fixture
-def fresh_terraform(terraform_at: Callable[[Path], TerraformCLI], tmp_path: Path) -> TerraformCLI:
-    """An initialised copy of terraform/ in tmp_path (init links the provider from the mirror)."""
-    cli = terraform_at(copy_configuration(tmp_path / "terraform"))
-    cli.run("init", "-backend=false", "-input=false", "-no-color", timeout=300)
-    return cli
+def fresh_terraform(
+    terraform_at: Callable[[Path], TerraformCLI], initialised_terraform: Path, tmp_path: Path
+) -> TerraformCLI:
+    """An initialised copy of terraform/ in tmp_path: the shared init's provider links and
+    lock file, so each test has its own state and files without running init again."""
+    workdir = copy_configuration(tmp_path / "terraform")
+    shutil.copytree(initialised_terraform / ".terraform", workdir / ".terraform", symlinks=True)
+    shutil.copy2(initialised_terraform / ".terraform.lock.hcl", workdir / ".terraform.lock.hcl")
+    return terraform_at(workdir)

@@ -63,9 +63,10 @@ def test_findings_gathered_chunk_by_chunk_say_what_one_pass_would_and_stay_bound
         findings = findings.add(chunk, [], 20, [started(r.site_id, "negative_generation") for r in chunk])
     findings = Findings.from_item(findings.to_item())  # as kept with the file's progress
     assert len(findings.anomalies) == 20 and findings.anomaly_count == 25
-    assert compose_alert("raw/2026/11/29/a.json", findings, 20) == compose_alert(
-        "raw/2026/11/29/a.json", found([anomaly(i) for i in range(25)]), 20
-    )
+    chunked = compose_alert("raw/2026/11/29/a.json", findings, 20)
+    assert chunked == compose_alert("raw/2026/11/29/a.json", found([anomaly(i) for i in range(25)]), 20)
+    assert chunked.message.count("Anomaly Detected!") == 20
+    assert "... and 5 more anomalies in this file." in chunked.message
 
 
 def test_gaps_are_reported_as_anomalies_of_the_site():
