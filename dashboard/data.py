@@ -29,10 +29,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard.aggregate import natural_key
-from pipeline import file_outcomes, raw_files, record_export, record_store, rollups, sites
+from pipeline import file_outcomes, raw_files, record_store, rollups, sites
 from pipeline.aws import caller_arn
 from pipeline.formats import REASONS, NonFinite, RawRow, UnreadableFile, iter_rows, iter_text
-from pipeline.ops import alert_history, browse, dead_letters, episode_marks, verify
+from pipeline.ops import alert_history, browse, dead_letters, episode_marks, record_export, verify
 from pipeline.ops.health import Health, stack_health
 from pipeline.ops.simulated_uploads import upload_log as read_upload_log
 from pipeline.records import Record
@@ -254,7 +254,7 @@ def record_kind(record: Record) -> str:
 @st.cache_data(ttl=LONG_TTL, show_spinner=False, max_entries=16)
 def record_csv(settings: Settings, site_id: str, start: str, end: str, anomalies_only: bool, version: str) -> bytes:
     """The whole selection, oldest first, as the CLI's `records` command writes it
-    (`pipeline.record_export`), for the download button."""
+    (`pipeline.ops.record_export`), for the download button."""
     return record_export.records_csv(_site_records(settings, site_id, start, end, anomalies_only, version))
 
 

@@ -17,10 +17,10 @@ from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline import raw_files, record_export, rollup_rebuild
+from pipeline import raw_files, rollup_rebuild
 from pipeline.aws import TransientError, caller_arn, client, describe_error
 from pipeline.events import notification_body
-from pipeline.ops import dead_letters, episode_marks, record_edits, site_fields, site_registry, verify
+from pipeline.ops import dead_letters, episode_marks, record_edits, record_export, site_fields, site_registry, verify
 from pipeline.ops.bootstrap import bootstrap
 from pipeline.ops.simulated_uploads import upload_simulated
 from pipeline.ops.simulation import FORMATS

@@ -16,7 +16,7 @@ import pytest
 from dashboard import aggregate
 from dashboard.data import record_kind
 from dashboard.display import record_counts
-from pipeline.record_export import write_records
+from pipeline.ops.record_export import write_records
 from pipeline.records import Record
 
 COLUMNS = [

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from pipeline.simulation import Upload, upload_simulated
 
 from dashboard import data
 from pipeline.aws import client
 from pipeline.ops import browse
+from pipeline.ops.simulated_uploads import Upload, upload_simulated
 from pipeline.raw_files import raw_key, upload
 from pipeline.sites import Site, put_sites
 from tests.app.conftest import shown

@@ -172,7 +172,7 @@ def test_a_try_abandoned_half_way_is_taken_over_by_the_next_file_of_its_sites(se
         plan.active = True
         process_object(settings, KEY)
     stored_first = sum(1 for s in SITES for _ in site_records(settings, s))
-    assert 0 < stored_first < 52 and all("inflight" in item for item in site_items(settings, SITES).values())
+    assert 0 < stored_first < 50 and all("inflight" in item for item in site_items(settings, SITES).values())
 
     later = site_claims._now() + site_claims.LEASE_SECONDS + 1
     monkeypatch.setattr(site_claims, "_now", lambda: later)
@@ -182,7 +182,9 @@ def test_a_try_abandoned_half_way_is_taken_over_by_the_next_file_of_its_sites(se
     process_object(settings, KEY)  # the first file's retry, judged after the other
 
     records = [r for s in SITES for r in site_records(settings, s)]
-    assert len(records) == 52 + 2
+    # every reading of both files (25 a site, and one each); the 03:30 estimates may be gone
+    # with the abandoned try: the file's retry came after a newer reading, so it sees no gap
+    assert len([r for r in records if not r.estimated]) == 50 + 2
     for site in SITES:
         stored = stored_days(settings, site)
         for (_, day), hours in expected_days(site_records(settings, site)).items():

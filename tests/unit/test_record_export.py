@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from pipeline.record_export import records_csv, write_records
+from pipeline.ops.record_export import records_csv, write_records
 from pipeline.records import Record
 
 EDIT = {"by": "ana", "at": "2026-12-01T00:00:00Z", "action": "corrected", "reason": "meter swap"}
