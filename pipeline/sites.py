@@ -71,7 +71,8 @@ def update_metadata(settings: Settings, site_id: str, values: Mapping[str, objec
     unknown = set(values) - set(METADATA)
     if unknown:
         raise ValueError(f"not site metadata: {', '.join(sorted(unknown))}")
-    if not values:
+    if not values:  # a site known by its id alone: registered, nothing of an existing one touched
+        register_unknown(settings, [site_id], {})
         return
     pairs = list(enumerate(values.values()))
     sets = [f"#a{i} = :a{i}" for i, v in pairs if v is not None]

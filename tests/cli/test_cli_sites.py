@@ -12,7 +12,7 @@ from pipeline.aws import client
 from pipeline.dynamo import marshal
 from pipeline.ops.simulation import make_sites
 from pipeline.record_store import site_records
-from pipeline.sites import get_site_item, put_sites
+from pipeline.sites import Site, get_site_item, put_sites
 
 GOOD = (
     "site_id,name,kind,capacity_kw,interval_minutes,latitude,longitude,timezone,thresholds.spike_k\n"
@@ -211,3 +211,13 @@ def test_an_import_cut_short_by_aws_says_so_and_importing_again_finishes_it(cli,
     assert code == 0 and out.splitlines()[-1] == "imported 2 site(s): 1 new, 0 changed, 1 unchanged"
     assert get_site_item(settings, "north")["capacity_kw"] == Decimal("12.5")
     assert get_site_item(settings, "harbour")["kind"] == "wind"
+
+
+def test_a_site_given_by_its_id_alone_is_registered_and_an_existing_one_kept(cli, settings):
+    # GIVEN a site registered with its metadata
+    put_sites(settings, [Site("north", kind="solar", capacity_kw=Decimal(5))])
+    # WHEN sites known by their ids alone are registered, one new and that one again
+    put_sites(settings, [Site("bare"), Site("north")])
+    # THEN both are listed, and the existing one keeps what it had
+    code, out = cli("sites")
+    assert (code, out) == (0, "bare\t-\tcapacity unknown\nnorth\tsolar\t5 kW\n")
