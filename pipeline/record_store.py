@@ -83,15 +83,13 @@ def site_records(
     end: str = "9999",
     *,
     anomalies_only: bool = False,
-    newest_first: bool = False,
 ) -> Iterator[Record]:
-    """A site's records with `start <= timestamp <= end` (UTC strings), following every page."""
+    """A site's records with `start <= timestamp <= end` (UTC strings), oldest first, following every page."""
     request: dict[str, object] = {
         "TableName": settings.table,
         "KeyConditionExpression": "site_id = :s AND #t BETWEEN :a AND :b",
         "ExpressionAttributeNames": {"#t": "timestamp"},
         "ExpressionAttributeValues": marshal({":s": site_id, ":a": start, ":b": end}),
-        "ScanIndexForward": not newest_first,
     }
     if anomalies_only:
         request["FilterExpression"] = "anomaly = :yes"
