@@ -89,6 +89,7 @@ class Settings:
             topic_arn=env.get("ENERGY_TOPIC_ARN") or None,
             alerts_queue=env.get("ENERGY_ALERTS_QUEUE", cls.alerts_queue),
             max_receive_count=_int(env, "ENERGY_MAX_RECEIVE_COUNT", cls.max_receive_count),
+            queue_visibility_seconds=_int(env, "ENERGY_QUEUE_VISIBILITY_SECONDS", cls.queue_visibility_seconds),
             alert_max_lines=_int(env, "ENERGY_ALERT_MAX_LINES", cls.alert_max_lines),
             repeat_interval_minutes=_int(env, "ENERGY_REPEAT_INTERVAL_MINUTES", cls.repeat_interval_minutes),
             resolve_after_minutes=_int(env, "ENERGY_RESOLVE_AFTER_MINUTES", cls.resolve_after_minutes),

@@ -146,14 +146,14 @@ def test_the_embedded_aws_killed_mid_run_restarts_and_finishes_every_file_once(p
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     data_dir = str(tmp_path / "data")
-    stack = processes.start("--port", str(port), ENERGY_DATA_DIR=data_dir)
+    # a message in flight at the kill comes back once its visibility runs out: 20 s, not the
+    # stack's 360 s, so the wait below bounds the run whenever the kill lands (set through the
+    # environment: the restarted stack's bootstrap sets the queue's visibility again)
+    visibility = {"ENERGY_QUEUE_VISIBILITY_SECONDS": str(VISIBILITY_SECONDS)}
+    stack = processes.start("--port", str(port), ENERGY_DATA_DIR=data_dir, **visibility)
     first_line(stack, f"running at {endpoint}")
     settings = Settings.from_env({}).with_endpoint(endpoint)
     register_sites(settings)
-    # a message in flight at the kill comes back once its visibility runs out: 20 s, not the
-    # stack's 360 s, so the wait below bounds the run whenever the kill lands
-    sqs = client(settings, "sqs")
-    sqs.set_queue_attributes(QueueUrl=queue_url(settings), Attributes={"VisibilityTimeout": str(VISIBILITY_SECONDS)})
     files = {file_key(n): file_rows(n, 300) for n in range(10)}
     for key, rows in files.items():
         raw_files.upload(settings, key, json.dumps(rows).encode())
@@ -163,8 +163,11 @@ def test_the_embedded_aws_killed_mid_run_restarts_and_finishes_every_file_once(p
     Processes.kill(stack)
     # (what was done at the kill is read back after the restart: the stack is gone now)
     # AND it starts again on the same data directory and port
-    stack = processes.start("--port", str(port), ENERGY_DATA_DIR=data_dir)
+    stack = processes.start("--port", str(port), ENERGY_DATA_DIR=data_dir, **visibility)
     first_line(stack, f"running at {endpoint}")
+    sqs = client(settings, "sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url(settings), AttributeNames=["VisibilityTimeout"])
+    assert attributes["Attributes"]["VisibilityTimeout"] == str(VISIBILITY_SECONDS)
     done_at_restart = len(file_outcomes(settings, list(files)))
     assert done_at_restart < len(files), "every file was done before the kill: the test proves nothing"
 
