@@ -470,14 +470,8 @@ def _learned(profile: Profile, reading: Reading, context: Context) -> Profile:
     """The site's profile with a normal reading (a site of unknown cadence learns none)."""
     if context.site is None or context.site.interval_minutes is None:
         return profile
-    policy = _policy(context)
-    return profile.learn(
-        reading.moment.hour,
-        reading.energy_generated_kwh,
-        reading.energy_consumed_kwh,
-        policy.per_hour,
-        policy.profile_days,
-    )
+    cap = max(1, 60 // context.site.interval_minutes) * context.thresholds.profile_days
+    return profile.learn(reading.moment.hour, reading.energy_generated_kwh, reading.energy_consumed_kwh, cap)
 
 
 def _estimates(

@@ -29,6 +29,7 @@ from pipeline.timestamps import utc_text
 LINEAR, PROFILE = "linear", "profile"
 HOURS = 24
 PLACES = Decimal("0.000001")
+ZEROS, NO_WEIGHT = (Decimal(0),) * HOURS, (0,) * HOURS
 MAX_ESTIMATES = 20_000  # per chunk of a file: twice the readings of the largest chunk
 
 
@@ -54,11 +55,11 @@ class Profile:
     consumed: tuple[Decimal, ...] = ()
     weight: tuple[int, ...] = ()
 
-    def learn(self, hour: int, generated: Decimal, consumed: Decimal, per_hour: int, days: int) -> Profile:
-        """The profile with a normal reading of UTC hour `hour`."""
-        zeros, none = (Decimal(0),) * HOURS, (0,) * HOURS
-        gen, cons, weight = self.generated or zeros, self.consumed or zeros, self.weight or none
-        n = min(weight[hour] + 1, per_hour * days)
+    def learn(self, hour: int, generated: Decimal, consumed: Decimal, cap: int) -> Profile:
+        """The profile with a normal reading of UTC hour `hour`; `cap` is the readings of
+        `profile_days` days in one hour (the weight at which the average starts to move)."""
+        gen, cons, weight = self.generated or ZEROS, self.consumed or ZEROS, self.weight or NO_WEIGHT
+        n = min(weight[hour] + 1, cap)
         new_gen = (gen[hour] + (generated - gen[hour]) / n).quantize(PLACES)
         new_cons = (cons[hour] + (consumed - cons[hour]) / n).quantize(PLACES)
         return Profile(_put(gen, hour, new_gen), _put(cons, hour, new_cons), _put(weight, hour, n))
