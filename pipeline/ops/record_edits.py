@@ -198,10 +198,6 @@ def check_value(value: object, name: str) -> Decimal:
     return number
 
 
-def _now() -> str:
-    return now_text()
-
-
 # --- AWS: the edit itself, and reading edits back -------------------------------------------
 
 
@@ -216,10 +212,6 @@ def correct(
     consumed: object = None,
 ) -> Record:
     """Correct a stored reading's values (at least one); returns the record as stored."""
-    check_why(why)
-    check_by(by)
-    if generated is None and consumed is None:
-        raise EditRefused("Give a corrected generated or consumed value (or both).")
     return _edit(
         settings,
         site_id,
@@ -230,8 +222,6 @@ def correct(
 
 def dismiss(settings: Settings, site_id: str, timestamp: str, *, by: str, why: str) -> Record:
     """Mark a flagged reading as a false positive; returns the record as stored."""
-    check_why(why)
-    check_by(by)
     return _edit(settings, site_id, timestamp, lambda old, at: dismissed(old, by=by, why=why, at=at))
 
 
@@ -266,11 +256,11 @@ def _edit(settings: Settings, site_id: str, timestamp: str, change: Callable[[Re
     current = get_record(settings, site_id, timestamp)
     if current is None:
         raise NoSuchReading(f"Site {site_id} has no stored reading at {timestamp}.")
-    change(current, _now())  # refuse what cannot be done before taking the site from files
+    change(current, now_text())  # refuse what cannot be done before taking the site from files
     token = f"edit-{uuid.uuid4().hex[:12]}"
     for attempt in range(EDIT_ATTEMPTS):
         state = site_states(site_items(settings, [site_id]), [site_id], token)[site_id]
-        now = _now()
+        now = now_text()
         inflight = Inflight(token, state.history, now, (timestamp[:10],), state.repair, episodes=state.episodes)
         try:
             with claimed(settings, {site_id: state.version}, {}, token, {site_id: inflight}) as held:
