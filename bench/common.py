@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:
 
 from local_aws.runner import Runner  # noqa: E402
 from local_aws.server import EmbeddedServer, start_server  # noqa: E402
-from pipeline import processing  # noqa: E402
+from pipeline import assessment  # noqa: E402
 from pipeline.logs import configure as configure_logs  # noqa: E402
 from pipeline.ops.bootstrap import bootstrap  # noqa: E402
 from pipeline.ops.simulation import make_sites  # noqa: E402
@@ -156,20 +156,20 @@ def derive_and_detect() -> tuple[str, DeriveDetect]:
     says which ones it cannot fill.
     """
     for name in ("assess", "build_records"):
-        fn = getattr(processing, name, None)
+        fn = getattr(assessment, name, None)
         if fn is None:
             continue
         params = list(inspect.signature(fn).parameters.values())
         unfilled = [p.name for p in params[4:] if p.default is inspect.Parameter.empty]
         if unfilled:
-            raise SystemExit(f"processing.{name} now needs {', '.join(unfilled)}: teach bench/common.py to pass it")
+            raise SystemExit(f"assessment.{name} now needs {', '.join(unfilled)}: teach bench/common.py to pass it")
 
         def call(readings: Sequence[Any], sites: dict[str, Site], key: str, at: datetime, fn: Any = fn) -> list[Any]:
             result = fn(readings, sites, key, at)
             return list(getattr(result, "records", result))
 
-        return f"processing.{name}", call
-    raise SystemExit("pipeline.processing has neither assess nor build_records: update bench/common.py")
+        return f"assessment.{name}", call
+    raise SystemExit("pipeline.assessment has neither assess nor build_records: update bench/common.py")
 
 
 # --- timing ----------------------------------------------------------------------------

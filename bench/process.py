@@ -2,7 +2,7 @@
 
 Ours: `formats.decode_rows` (exact Decimals, row numbers), `validation.validate_rows`
 (every rule, timestamps normalised to UTC, duplicates folded) and the pipeline's pure
-middle that derives `net_energy_kwh` and runs every anomaly rule (`processing.assess`, or
+middle that derives `net_energy_kwh` and runs every anomaly rule (`assessment.assess`, or
 `build_records` where that is what the pipeline offers). No AWS is involved.
 
 Floor: `json.loads` of the same bytes, which any processing has to pay at least. The

@@ -1,7 +1,8 @@
-"""The Lambda entry point: SQS batch in, one raw file at a time, partial failures out.
+"""The Lambda entry point: SQS batch in, partial failures out.
 
-Each SQS message carries an S3 notification. A message whose files were all processed or
-quarantined succeeds; one that hit an AWS failure is reported in `batchItemFailures`, so
+Each SQS message carries an S3 notification. The batch's small files are stored together
+by the sites they name (`processing.process_batch`), big ones one by one. A message whose
+files were all processed or quarantined succeeds; one that hit an AWS failure is reported in `batchItemFailures`, so
 SQS retries just that message and, past `maxReceiveCount`, moves it to the dead-letter
 queue. Waiting is not failing: a file whose sites another file holds, a big file that
 stopped between two chunks for want of time, and the messages the invocation has no time
@@ -18,9 +19,9 @@ from typing import Any
 
 from pipeline import deferral
 from pipeline.aws import is_transient
-from pipeline.events import objects_in_notification, objects_in_sqs_body
+from pipeline.events import MalformedEvent, ObjectCreated, objects_in_notification, objects_in_sqs_body
 from pipeline.logs import configure, log, log_context
-from pipeline.processing import Paused, process_object
+from pipeline.processing import Message, Paused, process_batch, process_object
 from pipeline.settings import Settings
 from pipeline.site_claims import SitesBusy
 
@@ -37,36 +38,70 @@ def handler(event: dict[str, Any], context: Any, settings: Settings | None = Non
             for obj in objects_in_notification(event):
                 process_object(settings, obj.key, bucket=obj.bucket, event_time=obj.event_time)
             return {"batchItemFailures": []}
-        failures = []
-        for index, record in enumerate(records):
-            if _ms_left(context) < RESERVE_MS:
-                failures += hand_back(settings, records[index:])
-                break
-            if not process_message(record, settings, lambda: _ms_left(context)):
-                failures.append({"itemIdentifier": record["messageId"]})
-        return {"batchItemFailures": failures}
+        return {"batchItemFailures": process_messages(records, settings, lambda: _ms_left(context))}
 
 
-def process_message(record: dict[str, Any], settings: Settings, time_left_ms: Callable[[], int]) -> bool:
-    """Process every file a message names; False when the message should be retried."""
+def process_messages(
+    records: list[dict[str, Any]], settings: Settings, time_left_ms: Callable[[], int]
+) -> list[dict[str, str]]:
+    """Process the files the messages name, small ones grouped by site; the messages to retry."""
     started = time.monotonic()
+    failures: list[dict[str, str]] = []
+    messages: list[Message] = []
+    by_id = {record["messageId"]: record for record in records}
+    for record in records:
+        try:
+            objects = objects_in_sqs_body(record["body"])
+        except MalformedEvent as exc:
+            _failed(record, exc, started)
+            failures.append({"itemIdentifier": record["messageId"]})
+            continue
+        alone = deferral.stored_alone(record) or len(objects) > 1
+        messages.append(Message(record["messageId"], objects, alone=alone))
+    result = process_batch(settings, messages, time_left_ms=time_left_ms, reserve_ms=RESERVE_MS)
+    errors = dict(result.errors)
+    for group in result.failed_groups:
+        shared = len(group.message_ids) > 1 and not isinstance(group.error, SitesBusy)  # busy: nothing written
+        if shared and _sent_together(settings, by_id[group.message_ids[0]], group.objects, group.error):
+            for message_id in group.message_ids:
+                errors.pop(message_id, None)
+    for message_id in result.started:
+        if message_id in errors and not _settled(settings, by_id[message_id], errors[message_id], started):
+            failures.append({"itemIdentifier": message_id})
+    not_started = [by_id[message.id] for message in messages[len(result.started) :]]
+    return failures + hand_back(settings, not_started)
+
+
+def _sent_together(settings: Settings, record: dict[str, Any], objects: list[ObjectCreated], exc: Exception) -> bool:
+    """Send a group's files back as one message (its retry then resumes the same try)."""
     try:
-        for obj in objects_in_sqs_body(record["body"]):
-            process_object(settings, obj.key, bucket=obj.bucket, event_time=obj.event_time, time_left_ms=time_left_ms)
-    except Paused as exc:  # a big file goes on in the next invocation, from where it stopped
+        deferral.send_group(settings, record, objects)
+    except Exception as send_exc:
+        log(
+            "send_back_failed",
+            level=40,
+            message_id=record.get("messageId"),
+            error=f"{type(send_exc).__name__}: {send_exc}",
+        )
+        return False
+    log("group_retried_together", level=30, files=len(objects), error=f"{type(exc).__name__}: {exc}")
+    return True
+
+
+def _settled(settings: Settings, record: dict[str, Any], exc: Exception, started: float) -> bool:
+    """Whether a message whose files did not all end stored is settled without a retry: a big
+    file that paused, or sites that stay busy, send it back as a new message (`deferral`)."""
+    if isinstance(exc, Paused):  # a big file goes on in the next invocation, from where it stopped
         if _sent_back(settings, record, 0, deferral.busy_waits(record)):
             log("message_continues_later", message_id=record.get("messageId"), why=str(exc))
             return True
         return _failed(record, exc, started)
-    except SitesBusy as exc:
+    if isinstance(exc, SitesBusy):
         waits = deferral.busy_waits(record)
         if waits < deferral.MAX_BUSY_WAITS and _sent_back(settings, record, deferral.busy_delay(waits), waits + 1):
             log("message_waits_for_sites", message_id=record.get("messageId"), waits=waits + 1, why=str(exc))
             return True
-        return _failed(record, exc, started)
-    except Exception as exc:  # every failure goes back to SQS: retried, then dead-lettered
-        return _failed(record, exc, started)
-    return True
+    return _failed(record, exc, started)  # every failure goes back to SQS: retried, then dead-lettered
 
 
 def hand_back(settings: Settings, records: list[dict[str, Any]]) -> list[dict[str, str]]:

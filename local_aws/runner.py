@@ -1,6 +1,8 @@
 """The Lambda runner: what the SQS event source mapping does in AWS, done in a thread.
 
-It long-polls the raw-events queue, builds the SQS event Lambda would receive, calls the
+It long-polls the raw-events queue, gathers a batch as the mapping does (`batch_size`
+messages or `batching_window_seconds`, from the settings that mirror terraform's), builds
+the SQS event Lambda would receive, calls the
 real handler from lambda/handler.py, deletes the messages that succeeded and leaves the
 failures on the queue, where SQS counts the receive and dead-letters them past
 `maxReceiveCount`, exactly as in AWS. Like Lambda, it runs several invocations at once
@@ -68,7 +70,8 @@ class Runner:
         settings: Settings,
         handler: Handler | None = None,
         *,
-        batch_size: int = 10,
+        batch_size: int | None = None,
+        window_seconds: float | None = None,
         wait_seconds: int = 1,
         retry_delay_seconds: int = 5,
         concurrency: int = 2,
@@ -76,7 +79,8 @@ class Runner:
     ) -> None:
         self.settings = settings
         self.handler = handler or partial(load_handler(), settings=settings)
-        self.batch_size = batch_size
+        self.batch_size = settings.batch_size if batch_size is None else batch_size
+        self.window_seconds = settings.batching_window_seconds if window_seconds is None else window_seconds
         self.wait_seconds = wait_seconds
         self.retry_delay_seconds = retry_delay_seconds
         self.concurrency = concurrency
@@ -95,17 +99,30 @@ class Runner:
         return self._queue_url
 
     def poll_once(self, wait_seconds: int | None = None) -> int:
-        """Receive one batch and hand it to the handler; returns how many messages came."""
-        messages = self._sqs.receive_message(
-            QueueUrl=self.queue_url,
-            MaxNumberOfMessages=self.batch_size,
-            WaitTimeSeconds=self.wait_seconds if wait_seconds is None else wait_seconds,
-            MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        ).get("Messages", [])
+        """Gather one batch and hand it to the handler; returns how many messages came.
+
+        Like the event source mapping, it receives up to 10 messages a call until it holds
+        `batch_size` or `window_seconds` passed since the first; unlike it, it stops early
+        when the queue has nothing more to give, so that a lone upload is not kept waiting."""
+        messages = self._receive(self.wait_seconds if wait_seconds is None else wait_seconds)
+        window_ends = time.monotonic() + self.window_seconds
+        while messages and len(messages) < self.batch_size and time.monotonic() < window_ends:
+            more = self._receive(0, self.batch_size - len(messages))
+            if not more:
+                break
+            messages += more
         if messages:
             self._invoke(messages)
         return len(messages)
+
+    def _receive(self, wait_seconds: int, most: int = 10) -> list[dict[str, Any]]:
+        return self._sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=min(10, most, self.batch_size),
+            WaitTimeSeconds=wait_seconds,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
 
     def _invoke(self, messages: list[dict[str, Any]]) -> None:
         event = {"Records": [self._record(m) for m in messages]}
@@ -119,10 +136,12 @@ class Runner:
             log("runner_batch_failed", level=40, error=f"{type(exc).__name__}: {exc}")
         done = [m for m in messages if m["MessageId"] not in failed_ids]
         failed = [m for m in messages if m["MessageId"] in failed_ids]
-        if done:
+        for batch in range(0, len(done), 10):  # DeleteMessageBatch takes 10 entries a call
             self._sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[batch : batch + 10])
+                ],
             )
         for message in failed:
             self._sqs.change_message_visibility(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -53,11 +53,21 @@ def objects_in_sqs_body(body: str) -> list[ObjectCreated]:
 
 def notification_body(bucket: str, key: str) -> str:
     """An S3 ObjectCreated notification as S3 sends it, for re-enqueueing a raw file."""
-    record = {
-        "eventVersion": "2.1",
-        "eventSource": "aws:s3",
-        "eventTime": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-        "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": bucket}, "object": {"key": quote_plus(key, safe="/")}},
-    }
-    return json.dumps({"Records": [record]})
+    return notifications_body([ObjectCreated(bucket, key)])
+
+
+def notifications_body(objects: Sequence[ObjectCreated]) -> str:
+    """One notification naming several objects (each with its event time, now when unknown):
+    how a group of files that failed together is sent back to be stored together again."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    records = [
+        {
+            "eventVersion": "2.1",
+            "eventSource": "aws:s3",
+            "eventTime": obj.event_time or now,
+            "eventName": "ObjectCreated:Put",
+            "s3": {"bucket": {"name": obj.bucket}, "object": {"key": quote_plus(obj.key, safe="/")}},
+        }
+        for obj in objects
+    ]
+    return json.dumps({"Records": records})

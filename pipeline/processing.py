@@ -19,35 +19,32 @@ an episode's state, and records its outcome.
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from functools import partial
 
 from pipeline import raw_files
 from pipeline.alerts import send_file_alert
-from pipeline.anomalies import Gap, History, detect_file
+from pipeline.assessment import Assessment
 from pipeline.aws import client
-from pipeline.dynamo import backoff
-from pipeline.episodes import Notice, advance_sites
+from pipeline.episodes import Notice
+from pipeline.events import ObjectCreated
 from pipeline.file_outcomes import PARTIAL, PROCESSED, QUARANTINED, FileOutcome, record_outcome
 from pipeline.formats import RawRow, UnreadableFile, iter_rows, scan_rows
 from pipeline.local_time import SiteClocks
 from pipeline.logs import log
 from pipeline.progress import Progress, load_progress, save_progress
-from pipeline.record_store import Stored, existing_records, store_records
-from pipeline.records import Record, derive, estimated
-from pipeline.rollup_rebuild import rebuild_days
-from pipeline.rollups import change_token, gap_deltas
+from pipeline.record_store import Stored
 from pipeline.settings import Settings
-from pipeline.site_claims import Inflight, SitesBusy, claimed, site_states
-from pipeline.sites import Site, register_unknown, site_items
-from pipeline.timestamps import now_text, parse_utc, utc_text
-from pipeline.validation import SITE_ID, Reading, validate_rows
+from pipeline.sites import site_items
+from pipeline.storing import Part, store_group
+from pipeline.timestamps import now_text
+from pipeline.validation import SITE_ID, validate_rows
 
-CLAIM_ATTEMPTS = 5  # ~1 s of waiting in the invocation; longer waits go back to the queue (deferral)
 PAUSE_MARGIN_MS = 5_000  # besides twice the last chunk's time, kept back when deciding to go on
+SMALL_FILE_BYTES = 1024 * 1024  # read whole in one GET; smaller files of a batch are stored together
+GROUP_FILES = 500  # most small files stored together (their outcomes are written one by one)
 
 
 class Paused(Exception):
@@ -62,39 +59,25 @@ class Skipped:
 
 
 @dataclass(frozen=True)
-class Assessment:
-    records: list[Record]
-    gaps: list[Gap]
-    histories: dict[str, History]
-    estimates: list[Record] = field(default_factory=list)  # for the gaps' intervals, not readings
+class Opened:
+    """A file that can be read, before anything of it is stored: `rows` holds a small file's
+    only chunk (`body` its bytes); a big file is read again as a stream, chunk by chunk."""
+
+    common: dict
+    bucket: str | None
+    chunks: int
+    body: bytes | None = None
+    rows: list[RawRow] | None = None
+    started: float = 0.0
+
+    @property
+    def key(self) -> str:
+        return self.common["source_key"]
 
 
 def now_iso() -> str:
     """The processing time of a file starting now (a seam: tests set the clock here)."""
     return now_text()
-
-
-def assess(
-    readings: Sequence[Reading],
-    sites: Mapping[str, Site],
-    source_key: str,
-    processed_at: datetime,
-    histories: Mapping[str, History] | None = None,
-    before: Mapping[tuple[str, str], Record] | None = None,
-) -> Assessment:
-    """Records with their anomaly reasons, the gaps found and the sites' new histories.
-
-    `processed_at` is the rules' clock (a future timestamp is judged against it) and, to
-    the second, the records' `processed_at`. `before` holds the records already stored for
-    these readings: a reading seen again keeps the series reasons it was given the first
-    time (see `detect_file`).
-    """
-    stamp = utc_text(processed_at)
-    judged = {key: record.anomaly_reasons for key, record in (before or {}).items()}
-    detection = detect_file(readings, sites, histories or {}, processed_at, judged)
-    records = [derive(r, detection.reasons[(r.site_id, r.timestamp)], source_key, stamp) for r in readings]
-    estimates = [estimated(e, source_key, stamp) for e in detection.estimates]
-    return Assessment(records, detection.gaps, detection.histories, estimates)
 
 
 def process_object(
@@ -105,6 +88,91 @@ def process_object(
     event_time: str | None = None,
     time_left_ms: Callable[[], int] | None = None,
 ) -> FileOutcome | Skipped:
+    """One file, end to end."""
+    opened = open_file(settings, key, bucket=bucket, event_time=event_time)
+    if not isinstance(opened, Opened):
+        return opened
+    if opened.rows is not None:
+        outcome = _store_small(settings, [opened])[0]
+        _log_outcome(outcome)
+        return outcome
+    return _store_file(settings, opened, time_left_ms)
+
+
+@dataclass(frozen=True)
+class Message:
+    """An SQS message's files. `alone`: its small files form groups of their own, never
+    joined by another message's (a redelivery, or a group sent back whole): a try that
+    failed half-way must come back as the same group to be resumed exactly."""
+
+    id: str
+    objects: Sequence[ObjectCreated]
+    alone: bool = False
+
+
+@dataclass(frozen=True)
+class FailedGroup:
+    message_ids: list[str]
+    objects: list[ObjectCreated]  # the group's files, in upload order
+    error: Exception
+
+
+@dataclass
+class BatchResult:
+    started: list[str] = field(default_factory=list)  # the messages begun, in order
+    errors: dict[str, Exception] = field(default_factory=dict)  # the first error of each that failed
+    failed_groups: list[FailedGroup] = field(default_factory=list)
+
+
+def process_batch(
+    settings: Settings, messages: Sequence[Message], *, time_left_ms: Callable[[], int], reserve_ms: int
+) -> BatchResult:
+    """The files of an invocation's messages: big ones one by one as they come, small ones
+    (one chunk, read in one GET) stored together by the sites they name, at most
+    `GROUP_FILES` or one chunk's worth at a time (`store_group`). A file named twice is
+    stored once.
+
+    Starts a message only with more than `reserve_ms` left.
+    """
+    result = BatchResult()
+    waiting: dict[str, tuple[Opened, Message, list[str]]] = {}  # by key: the file, where it came from
+
+    def flush() -> None:
+        for failed in _store_waiting(settings, list(waiting.values())):
+            result.failed_groups.append(failed)
+            for message_id in failed.message_ids:
+                result.errors.setdefault(message_id, failed.error)
+        waiting.clear()
+
+    for message in messages:
+        if time_left_ms() < reserve_ms:
+            break
+        result.started.append(message.id)
+        try:
+            for obj in message.objects:
+                if obj.key in waiting:
+                    waiting[obj.key][2].append(message.id)
+                    continue
+                opened = open_file(settings, obj.key, bucket=obj.bucket, event_time=obj.event_time)
+                if not isinstance(opened, Opened):
+                    continue
+                if opened.rows is None:
+                    _store_file(settings, opened, time_left_ms)
+                    continue
+                if waiting and _too_many([o for o, _, _ in waiting.values()] + [opened], settings):
+                    flush()
+                waiting[obj.key] = (opened, message, [message.id])
+        except Exception as exc:
+            result.errors.setdefault(message.id, exc)
+    flush()
+    return result
+
+
+def open_file(
+    settings: Settings, key: str, *, bucket: str | None = None, event_time: str | None = None
+) -> Opened | FileOutcome | Skipped:
+    """Check that the file can be read, holding no more than one chunk: a file that cannot
+    is quarantined whole (and its outcome returned) before anything of it is stored."""
     started = time.monotonic()
     if not key.startswith(settings.raw_prefix):
         return _skipped(key, f"not under {settings.raw_prefix}")
@@ -114,22 +182,98 @@ def process_object(
     try:
         with raw_files.open_object(settings, key, bucket) as stream:
             common["version"] = stream.etag
+            if stream.size <= SMALL_FILE_BYTES:
+                body = b"".join(stream.chunks())
+                rows, chunks = _first_chunk(iter_rows(key, [body], limits), settings)
+                if chunks == 1:
+                    return Opened(common, bucket, 1, None, rows, started)
+                return Opened(
+                    common, bucket, _chunk_count(scan_rows(key, [body], limits), settings), body, None, started
+                )
             chunks = _chunk_count(scan_rows(key, stream.chunks(), limits), settings)
     except s3.exceptions.NoSuchKey:
         return _skipped(key, "deleted before it was processed")
     except UnreadableFile as exc:
-        return _quarantine_whole(settings, key, bucket, exc, common, started)
-    progress = load_progress(settings, key, common["version"]) if chunks > 1 else None
-    progress = progress or Progress(common["version"], common["processed_at"])
+        outcome = _quarantine_whole(settings, key, bucket, exc, common, started)
+        return outcome
+    return Opened(common, bucket, chunks, started=started)
+
+
+def _first_chunk(rows: Iterable[RawRow], settings: Settings) -> tuple[list[RawRow], int]:
+    """A small file's rows when they make one chunk (1), else the rows of its first chunk and 2:
+    the file is then stored as a big one."""
+    kept: list[RawRow] = []
+    ended = False
+    for row, ends_chunk in _chunk_ends(rows, settings):
+        if ended:
+            return kept, 2
+        kept.append(row)
+        ended = ends_chunk
+    return kept, 1  # `iter_rows` lets no empty file by
+
+
+def _too_many(files: Sequence[Opened], settings: Settings) -> bool:
+    rows = [row for f in files for row in f.rows or ()]
+    return (
+        len(files) > GROUP_FILES
+        or len(rows) > settings.chunk_readings
+        or sum(r.size for r in rows) > settings.chunk_mb * 2**20
+    )
+
+
+def _store_waiting(settings: Settings, waiting: Sequence[tuple[Opened, Message, list[str]]]) -> Iterator[FailedGroup]:
+    """Store the small files waiting, one group per set of sites (per message too, for a
+    message stored alone); yield each group that failed."""
+    groups: dict[tuple[str, frozenset[str]], list[tuple[Part, Opened, list[str]]]] = {}
+    for opened, message, message_ids in waiting:
+        try:
+            part = _part(settings, opened, opened.rows or [], 0, True, _fresh(opened))
+        except Exception as exc:
+            yield FailedGroup(message_ids, [_created(opened)], exc)
+            continue
+        groups.setdefault((message.id if message.alone else "", part.sites), []).append((part, opened, message_ids))
+    for members in groups.values():
+        try:
+            for outcome in store_group(settings, [part for part, _, _ in members]):
+                _log_outcome(outcome)  # type: ignore[arg-type]
+        except Exception as exc:
+            members.sort(key=lambda member: member[0].order)
+            message_ids = list(dict.fromkeys(m for _, _, ids in members for m in ids))
+            yield FailedGroup(message_ids, [_created(opened) for _, opened, _ in members], exc)
+
+
+def _created(opened: Opened) -> ObjectCreated:
+    return ObjectCreated(opened.bucket or "", opened.key, opened.common.get("uploaded_at"))
+
+
+def _store_small(settings: Settings, files: Sequence[Opened]) -> list[FileOutcome]:
+    """Small files as one group (their outcomes, in their order)."""
+    parts = [_part(settings, f, f.rows or [], 0, True, _fresh(f)) for f in files]
+    by_key = {o.source_key: o for o in store_group(settings, parts)}  # type: ignore[union-attr]
+    return [by_key[f.key] for f in files]  # type: ignore[misc]
+
+
+def _fresh(opened: Opened) -> Progress:
+    return Progress(opened.common["version"], opened.common["processed_at"])
+
+
+def _store_file(settings: Settings, opened: Opened, time_left_ms: Callable[[], int] | None) -> FileOutcome:
+    """A big file, chunk by chunk, going on from its saved progress."""
+    key, limits = opened.key, settings.limits()
+    common, version = opened.common, opened.common["version"]
+    progress = load_progress(settings, key, version) if opened.chunks > 1 else None
+    progress = progress or Progress(version, common["processed_at"])
     if progress.chunks_done:
         log("file_resumed", source_key=key, chunks_done=progress.chunks_done)
-    with raw_files.open_object(settings, key, bucket) as stream:
-        batches = _with_last(_batched(iter_rows(key, stream.chunks(), limits), settings))
+    with raw_files.open_object(settings, key, opened.bucket) if opened.body is None else nullcontext() as stream:
+        source = [opened.body] if stream is None else stream.chunks()
+        batches = _with_last(_batched(iter_rows(key, source, limits), settings))
         for number, (batch, last) in enumerate(batches):
             if number < progress.chunks_done:
                 continue
             chunk_started = time.monotonic()
-            done = _store_chunk(settings, batch, number, last, progress, common, started)
+            part = _part(settings, opened, batch, number, last, progress)
+            done = store_group(settings, [part])[0]
             if isinstance(done, FileOutcome):
                 _log_outcome(done)
                 return done
@@ -140,7 +284,12 @@ def process_object(
                 raise Paused(f"{key}: {progress.chunks_done} chunks stored, the rest in the next invocation")
     # the first pass lets no empty file by; an object replaced between the passes may still be one
     return _quarantine_whole(
-        settings, key, bucket, UnreadableFile("empty_file", "the file holds no readings"), common, started
+        settings,
+        key,
+        opened.bucket,
+        UnreadableFile("empty_file", "the file holds no readings"),
+        common,
+        opened.started,
     )
 
 
@@ -158,18 +307,18 @@ def _quarantine_whole(
     return outcome
 
 
-def _store_chunk(
+def _part(
     settings: Settings,
+    opened: Opened,
     rows: list[RawRow],
     number: int,
     last: bool,
     progress: Progress,
-    common: dict,
-    started: float,
-) -> Progress | FileOutcome:
-    """Store one chunk of the file; the claim that stores it also records the progress or,
-    for the last chunk, sends the alert and records the outcome."""
-    key, version = common["source_key"], common["version"]
+) -> Part:
+    """One chunk of the file, validated (its rejects quarantined), with the report that
+    records its progress or, for the last chunk, sends the alert and records the outcome."""
+    common, key = opened.common, opened.key
+    version = common["version"]
     validated = validate_rows(rows, SiteClocks(partial(site_timezones, settings, rows)))
     if validated.rejects:
         raw_files.quarantine_rejects(settings, key, validated.rejects, part=number)
@@ -196,7 +345,7 @@ def _store_chunk(
             status=QUARANTINED if not done.readings else PARTIAL if done.rejected else PROCESSED,
             anomalies=findings.anomaly_count,
             episode_changes=findings.notice_count,
-            duration_ms=_ms(started),
+            duration_ms=_ms(opened.started),
             alert_message_id=send_file_alert(settings, key, version, findings),
             **done.counts(),
             **{**common, "processed_at": done.processed_at},
@@ -204,15 +353,8 @@ def _store_chunk(
         record_outcome(settings, outcome)
         return outcome
 
-    for attempt in range(CLAIM_ATTEMPTS):
-        try:
-            return _judge_and_store(settings, validated.readings, number, progress.processed_at, common, report)
-        except SitesBusy:
-            if attempt == CLAIM_ATTEMPTS - 1:
-                raise  # still busy: the handler sends the message back to wait
-            log("sites_busy", level=20, source_key=key, attempt=attempt + 1)
-            backoff(attempt)
-    raise AssertionError("unreachable")
+    uploaded_at = common.get("uploaded_at") or ""
+    return Part(key, version, number, progress.processed_at, validated.readings, report, uploaded_at)
 
 
 def site_timezones(settings: Settings, rows: Sequence[RawRow]) -> dict[str, str]:
@@ -221,96 +363,6 @@ def site_timezones(settings: Settings, rows: Sequence[RawRow]) -> dict[str, str]
     named = {row.value.get("site_id") for row in rows if isinstance(row.value, dict)}
     site_ids = [s for s in named if isinstance(s, str) and SITE_ID.fullmatch(s)]
     return {site_id: item["timezone"] for site_id, item in site_items(settings, site_ids).items() if "timezone" in item}
-
-
-def _judge_and_store(
-    settings: Settings,
-    readings: Sequence[Reading],
-    chunk: int,
-    processed_at: str,
-    common: dict,
-    report: Callable[[Assessment, Stored, str, Sequence[Notice]], Progress | FileOutcome],
-) -> Progress | FileOutcome:
-    """Judge one chunk's readings against their sites' histories and the records already
-    stored, then store them and report while holding the sites: a file of the same site
-    that got in between raises `SitesBusy` before anything of this one is written.
-
-    A retry of a try that failed half-way finds it in flight on its sites and repeats it
-    exactly: same histories and alert episodes, same processing time, the rollup days it
-    moved left alone. A reading already stored as it is counts into no episode again,
-    unless it is a resumed try's own record (equal to the letter, on a resumed site).
-    """
-    key, version = common["source_key"], common["version"]
-    lease = change_token(key, version)
-    token = f"{lease}.{chunk}"
-    attempt = f"{lease}#{uuid.uuid4().hex[:12]}"  # two deliveries of the file never hold its sites at once
-    site_ids = {r.site_id for r in readings}
-    items = site_items(settings, site_ids)
-    register_unknown(settings, site_ids, items)
-    sites = {site_id: Site.from_item(item) for site_id, item in items.items()}
-    states = site_states(items, site_ids, token, lease)
-    resumed = {site_id: state.resumed for site_id, state in states.items() if state.resumed is not None}
-    processed_at = next(iter(resumed.values())).processed_at if resumed else processed_at
-    before = existing_records(settings, [(r.site_id, r.timestamp) for r in readings])
-    judged_against = {site_id: state.history for site_id, state in states.items()}
-    # The file's processing time is stored text (in its progress, or in the in-flight try
-    # being repeated), the same for every chunk and try; the rules read it as their clock.
-    assessment = assess(readings, sites, key, parse_utc(processed_at), judged_against, before)
-    if assessment.estimates:
-        before = {**before, **existing_records(settings, [e.key for e in assessment.estimates])}
-        assessment = replace(assessment, estimates=_fillable(assessment.estimates, before))
-    days = _days_moved(assessment)
-    counted = {  # already counted into the episodes: stored as they are, or an analyst's since
-        r.key
-        for r in assessment.records
-        if (old := before.get(r.key))
-        and (old.edited or (old.same_values(r) and not (r.site_id in resumed and old == r)))
-    }
-    episodes, notices = advance_sites(
-        {site_id: state.episodes for site_id, state in states.items()},
-        assessment.records,
-        assessment.gaps,
-        settings.episode_policy(),
-        counted,
-    )
-    inflight = {
-        site_id: Inflight(token, state.history, processed_at, days.get(site_id, ()), state.repair, state.episodes)
-        for site_id, state in states.items()
-    }
-    versions = {site_id: state.version for site_id, state in states.items()}
-    with claimed(settings, versions, assessment.histories, attempt, inflight, episodes) as held:
-        for site_id, state in states.items():
-            if state.repair:
-                changed = rebuild_days(settings, site_id, state.repair)
-                days_rebuilt = sorted({c.day for c in changed})
-                log("abandoned_try_repaired", level=30, source_key=key, site_id=site_id, days_rebuilt=days_rebuilt)
-        stored = store_records(
-            settings,
-            assessment.records + assessment.estimates,
-            before,
-            token,
-            gap_deltas(assessment.gaps),
-            resuming=resumed.keys(),
-            lease=held,
-        )
-        held.check()
-        return report(assessment, stored, processed_at, notices)
-
-
-def _fillable(estimates: Sequence[Record], before: Mapping[tuple[str, str], Record]) -> list[Record]:
-    """The estimates whose interval holds no reading: a reading stored there (one dated in
-    the future, say, which the series rules never saw) is never replaced by a guess."""
-    return [e for e in estimates if (old := before.get(e.key)) is None or old.estimated]
-
-
-def _days_moved(assessment: Assessment) -> dict[str, tuple[str, ...]]:
-    """The rollup days each site's records, estimates and gaps move."""
-    days: dict[str, set[str]] = {}
-    for record in assessment.records + assessment.estimates:
-        days.setdefault(record.site_id, set()).add(record.timestamp[:10])
-    for gap in assessment.gaps:
-        days.setdefault(gap.site_id, set()).add(gap.first_missing[:10])
-    return {site_id: tuple(sorted(found)) for site_id, found in days.items()}
 
 
 def _batched(rows: Iterable[RawRow], settings: Settings) -> Iterator[list[RawRow]]:

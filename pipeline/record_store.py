@@ -1,7 +1,8 @@
 """The `energy_data` table: storing records idempotently and reading them by key.
 
-Storing compares each record with the item already there (BatchGetItem), writes only what
-changed (BatchWriteItem) and moves the rollups by exactly that change. A record an analyst
+Storing compares each record with the item already there (BatchGetItem, skipped for readings
+newer than anything the site stored: `storing`), writes only what changed (BatchWriteItem)
+and moves the rollups by exactly that change. A record an analyst
 edited is the analyst's: processing leaves it as it is. Reads are Queries on
 the key or on the sparse anomaly index; nothing here scans the table.
 """
@@ -29,12 +30,57 @@ class Stored:
 
 
 def existing_records(settings: Settings, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Record]:
-    """The stored records for (site_id, timestamp) keys, 100 keys a call."""
-    keys = [{"site_id": site_id, "timestamp": timestamp} for site_id, timestamp in keys]
+    """The stored records for (site_id, timestamp) keys (each asked once), 100 keys a call."""
+    keys = [{"site_id": site_id, "timestamp": timestamp} for site_id, timestamp in dict.fromkeys(keys)]
     return {
         (item["site_id"], item["timestamp"]): Record.from_item(item)
         for item in batch_get(settings, settings.table, keys)
     }
+
+
+Change = tuple[Record | None, Record]
+
+
+def changes(
+    records: Sequence[Record], before: Mapping[tuple[str, str], Record], *, keep_edited: bool = True
+) -> list[Change]:
+    """(old or None, new) for each record that differs from what `before` holds; a record an
+    analyst edited stays as it is unless `keep_edited` is False (the edit itself)."""
+    return [
+        (old, r)
+        for r in records
+        if (old := before.get(r.key)) is None or not (old.same_values(r) or (keep_edited and old.edited))
+    ]
+
+
+def store_parts(
+    settings: Settings,
+    parts: Sequence[tuple[Sequence[Record], Mapping[tuple[str, str], Record]]],
+    change_token: str,
+    extra: Mapping[RollupKey, Delta] | None = None,
+    *,
+    resuming: Collection[str] = (),
+    lease: Lease | None = None,
+    keep_edited: bool = True,
+) -> list[Stored]:
+    """Write what changed, part after part: each part's records against `before`, what the
+    table held once the parts before it were stored. Rollups go first and records after them,
+    so that a retry resuming this try (its sites in `resuming`) finds every moved day marked
+    with its token; each key is written once, as the last part left it. `extra` adds measures
+    that are not readings (missing intervals) to the same rollup update. On a resumed site, a
+    record stored by the earlier try (equal to the letter, processing time included) counts as
+    written, as the first try would have said. `keep_edited=False` is for the edit itself
+    (`record_edits`)."""
+    planned = [changes(records, before, keep_edited=keep_edited) for records, before in parts]
+    moves = deltas(change for part in planned for change in part)
+    for key, delta in (extra or {}).items():
+        moves[key] = {**moves.get(key, {}), **delta}
+    apply_deltas(settings, moves, change_token, resuming=resuming)
+    if lease is not None:
+        lease.check()
+    last = {new.key: new for part in planned for _, new in part}
+    batch_write(settings, settings.table, [new.to_item() for new in last.values()])
+    return [_stored(records, before, part, resuming) for (records, before), part in zip(parts, planned, strict=True)]
 
 
 def store_records(
@@ -42,37 +88,25 @@ def store_records(
     records: Sequence[Record],
     before: Mapping[tuple[str, str], Record],
     change_token: str,
-    extra: Mapping[RollupKey, Delta] | None = None,
     *,
-    resuming: Collection[str] = (),
     lease: Lease | None = None,
     keep_edited: bool = True,
 ) -> Stored:
-    """Write what changed since `before`, rollups first and records after them, so that a
-    retry resuming this try (its sites in `resuming`) finds every moved day marked with its
-    token. `extra` adds measures that are not readings (missing intervals) to the same
-    rollup update. On a resumed site, a record stored by the earlier try (equal to the
-    letter, processing time included) counts as written, as the first try would have said.
-    `keep_edited=False` is for the edit itself (`record_edits`)."""
-    changes = [
-        (old, r)
-        for r in records
-        if (old := before.get(r.key)) is None or not (old.same_values(r) or (keep_edited and old.edited))
-    ]
-    moves = deltas(changes)
-    for key, delta in (extra or {}).items():
-        moves[key] = {**moves.get(key, {}), **delta}
-    apply_deltas(settings, moves, change_token, resuming=resuming)
-    if lease is not None:
-        lease.check()
-    batch_write(settings, settings.table, [new.to_item() for _, new in changes])
+    """`store_parts` for one part."""
+    return store_parts(settings, [(records, before)], change_token, lease=lease, keep_edited=keep_edited)[0]
+
+
+def _stored(
+    records: Sequence[Record],
+    before: Mapping[tuple[str, str], Record],
+    planned: Sequence[Change],
+    resuming: Collection[str],
+) -> Stored:
     readings = [r for r in records if not r.estimated]
-    written = sum(1 for _, new in changes if not new.estimated)
+    written = sum(1 for _, new in planned if not new.estimated)
     earlier = sum(1 for r in readings if r.site_id in resuming and before.get(r.key) == r)
     return Stored(
-        written=written + earlier,
-        unchanged=len(readings) - written - earlier,
-        estimated=len(changes) - written,
+        written=written + earlier, unchanged=len(readings) - written - earlier, estimated=len(planned) - written
     )
 
 

@@ -44,6 +44,12 @@ class Settings:
     alerts_queue: str = "energy-alerts-local"
     max_receive_count: int = 5
     queue_visibility_seconds: int = 360
+    # The SQS event source mapping (terraform's lambda_batch_size and
+    # lambda_batching_window_seconds), which the embedded runner plays: most messages handed
+    # to one invocation, and how long to gather them. Small files of a batch are stored
+    # together, by site (`processing.process_batch`).
+    batch_size: int = 1000
+    batching_window_seconds: int = 5
     alert_max_lines: int = 20
     # Alert episodes (pipeline.episodes), in the readings' time: a reminder at most this often
     # while an episode stays active, and "resolved" once a site was clean of its rule this long.
@@ -90,6 +96,10 @@ class Settings:
             alerts_queue=env.get("ENERGY_ALERTS_QUEUE", cls.alerts_queue),
             max_receive_count=_int(env, "ENERGY_MAX_RECEIVE_COUNT", cls.max_receive_count),
             queue_visibility_seconds=_int(env, "ENERGY_QUEUE_VISIBILITY_SECONDS", cls.queue_visibility_seconds),
+            batch_size=_int(env, "ENERGY_BATCH_SIZE", cls.batch_size, ceiling=10_000),
+            batching_window_seconds=_int(
+                env, "ENERGY_BATCHING_WINDOW_SECONDS", cls.batching_window_seconds, ceiling=300
+            ),
             alert_max_lines=_int(env, "ENERGY_ALERT_MAX_LINES", cls.alert_max_lines),
             repeat_interval_minutes=_int(env, "ENERGY_REPEAT_INTERVAL_MINUTES", cls.repeat_interval_minutes),
             resolve_after_minutes=_int(env, "ENERGY_RESOLVE_AFTER_MINUTES", cls.resolve_after_minutes),
@@ -141,6 +151,8 @@ class Settings:
             "topic": self.topic,
             "alerts_queue": self.alerts_queue,
             "max_receive_count": self.max_receive_count,
+            "batch_size": self.batch_size,
+            "batching_window_seconds": self.batching_window_seconds,
             "repeat_interval_minutes": self.repeat_interval_minutes,
             "resolve_after_minutes": self.resolve_after_minutes,
             "data_dir": self.data_dir,

@@ -201,15 +201,18 @@ def claimed(
     token: str,
     inflight: Mapping[str, Inflight] | None = None,
     episodes: Mapping[str, SiteEpisodes] | None = None,
+    *,
+    stored_until: Mapping[str, str] | None = None,
 ) -> Iterator[Lease]:
     """Hold the sites in `versions` (as read) for `token` while the body runs, saving the
-    `moved` histories, the sites' `episodes` and the `inflight` records with the claim.
+    `moved` histories, the sites' `episodes`, the `inflight` records and the newest timestamp
+    the sites will have stored (`stored_until`) with the claim.
 
     The lease is released when the body returns. When it raises, the in-flight records stay
     and the lease is left to the file's retry (`failed_lease`), so that the retry resumes the
     same try at once while other files still wait (see the module's docstring).
     """
-    claim(settings, versions, moved, token, inflight, episodes)
+    claim(settings, versions, moved, token, inflight, episodes, stored_until=stored_until)
     lease = Lease(settings, versions.keys(), token).start()
     try:
         yield lease
@@ -263,20 +266,39 @@ def claim(
     token: str,
     inflight: Mapping[str, Inflight] | None = None,
     episodes: Mapping[str, SiteEpisodes] | None = None,
+    *,
+    stored_until: Mapping[str, str] | None = None,
 ) -> None:
+    """Take the sites: one conditional write for a single site, else one transaction per 100
+    sites (all of them or none, so that no history is saved for a file that could not claim
+    every site); a transaction costs twice the write units, so it is kept for what needs it."""
     dynamodb = client(settings, "dynamodb")
     now = _now()
     taken: list[str] = []
-    inflight, episodes = inflight or {}, episodes or {}
+    inflight, episodes, stored_until = inflight or {}, episodes or {}, stored_until or {}
     for sites in chunks(sorted(versions), TRANSACTION_ITEMS):
         actions = [
             _claim_action(
-                settings, site, versions[site], moved.get(site), inflight.get(site), token, now, episodes.get(site)
+                settings,
+                site,
+                versions[site],
+                moved.get(site),
+                inflight.get(site),
+                token,
+                now,
+                episodes.get(site),
+                stored_until.get(site),
             )
             for site in sites
         ]
         try:
-            dynamodb.transact_write_items(TransactItems=actions)
+            if len(actions) == 1:
+                dynamodb.update_item(**actions[0]["Update"])
+            else:
+                dynamodb.transact_write_items(TransactItems=actions)
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            release(settings, taken, token)
+            raise SitesBusy(f"site {sites[0]} is held or was changed by another file") from None
         except dynamodb.exceptions.TransactionCanceledException as exc:
             release(settings, taken, token)
             reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
@@ -289,19 +311,15 @@ def claim(
 
 
 def release(settings: Settings, site_ids: Collection[str], token: str) -> None:
-    """End this file's lease (and its in-flight record) on each site, in one transaction per
-    100 sites; a lease that ran out and went to another file stays theirs."""
+    """End this file's lease (and its in-flight record) on each site, one conditional write
+    each (releases need no transaction: each stands alone); a lease that ran out and went to
+    another file stays theirs."""
     dynamodb = client(settings, "dynamodb")
-    for sites in chunks(sorted(site_ids), TRANSACTION_ITEMS):
-        actions = [{"Update": _release_action(settings, site, token)} for site in sites]
+    for site in sorted(site_ids):
         try:
-            dynamodb.transact_write_items(TransactItems=actions)
-        except dynamodb.exceptions.TransactionCanceledException:
-            for site in sites:  # some lease is no longer ours: release the others one by one
-                try:
-                    dynamodb.update_item(**_release_action(settings, site, token))
-                except dynamodb.exceptions.ConditionalCheckFailedException:
-                    pass
+            dynamodb.update_item(**_release_action(settings, site, token))
+        except dynamodb.exceptions.ConditionalCheckFailedException:
+            pass
 
 
 def _release_action(settings: Settings, site_id: str, token: str) -> dict[str, Any]:
@@ -325,6 +343,7 @@ def _claim_action(
     token: str,
     now: int,
     episodes: SiteEpisodes | None = None,
+    stored_until: str | None = None,
 ) -> dict[str, Any]:
     values: dict[str, Any] = {
         ":next": version + 1,
@@ -341,6 +360,9 @@ def _claim_action(
     if episodes is not None:
         update += ", episodes = :e"
         values[":e"] = episodes.to_item()
+    if stored_until:
+        update += ", stored_until = :su"
+        values[":su"] = stored_until
     if inflight is not None:
         update += ", inflight = :i"
         values[":i"] = inflight.to_item()

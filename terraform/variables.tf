@@ -132,8 +132,8 @@ variable "lambda_timeout_seconds" {
 
 variable "lambda_batch_size" {
   type        = number
-  description = "Most SQS messages (raw files) handed to one invocation. Above 10 needs lambda_batching_window_seconds of at least 1."
-  default     = 10
+  description = "Most SQS messages (raw files) handed to one invocation; its small files are stored together, by site. Above 10 needs lambda_batching_window_seconds of at least 1."
+  default     = 1000
 
   validation {
     condition     = var.lambda_batch_size >= 1 && var.lambda_batch_size <= 10000 && floor(var.lambda_batch_size) == var.lambda_batch_size
@@ -144,7 +144,7 @@ variable "lambda_batch_size" {
 variable "lambda_batching_window_seconds" {
   type        = number
   description = "Seconds the event source mapping may wait to fill a batch before invoking (0 = invoke as soon as messages arrive)."
-  default     = 0
+  default     = 5
 
   validation {
     condition     = var.lambda_batching_window_seconds >= 0 && var.lambda_batching_window_seconds <= 300 && floor(var.lambda_batching_window_seconds) == var.lambda_batching_window_seconds

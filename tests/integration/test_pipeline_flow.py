@@ -224,15 +224,15 @@ def test_two_files_of_one_site_at_once_lose_nothing(settings, runner, monkeypatc
     raced = []
     real_claim = site_claims.claim
 
-    def claim_after_a_rival(settings_, versions, moved, token, inflight=None, episodes=None):
+    def claim_after_a_rival(settings_, versions, moved, token, inflight=None, episodes=None, **kwargs):
         if not raced:  # another invocation claims the site first, and is done with it
             real_claim(settings_, versions, moved, "rival")
             site_claims.release(settings_, versions, "rival")
             try:
-                real_claim(settings_, versions, moved, token, inflight, episodes)
+                real_claim(settings_, versions, moved, token, inflight, episodes, **kwargs)
             finally:
                 raced.append([r.timestamp for r in site_records(settings, "site-1")])
-        real_claim(settings_, versions, moved, token, inflight, episodes)
+        real_claim(settings_, versions, moved, token, inflight, episodes, **kwargs)
 
     monkeypatch.setattr(site_claims, "claim", claim_after_a_rival)
     raw_files.upload(settings, "raw/2026/11/29/b.json", json.dumps([reading(ts="2026-11-29T06:15:00Z")]).encode())
@@ -247,13 +247,14 @@ def test_two_files_of_one_site_at_once_lose_nothing(settings, runner, monkeypatc
 
 def test_a_file_that_read_its_site_while_another_file_was_writing_reads_it_again(settings, monkeypatch):
     import pipeline.processing as processing
+    import pipeline.storing as storing
 
     put_sites(settings, make_sites(1))
     first, second = "raw/2026/11/29/a.json", "raw/2026/11/29/b.json"
     for key in (first, second):  # the same reading twice: the second file must find it stored
         raw_files.upload(settings, key, json.dumps([reading()]).encode())
     first_holds, second_has_read, first_done = threading.Event(), threading.Event(), threading.Event()
-    real_store, real_existing = processing.store_records, processing.existing_records
+    real_store, real_existing = storing.store_parts, storing.existing_records
 
     def store_after_the_second_has_read(*args, **kwargs):  # the first file holds the site, writing late
         if threading.current_thread().name == first:
@@ -268,8 +269,8 @@ def test_a_file_that_read_its_site_while_another_file_was_writing_reads_it_again
             assert first_done.wait(30)
         return found
 
-    monkeypatch.setattr(processing, "store_records", store_after_the_second_has_read)
-    monkeypatch.setattr(processing, "existing_records", read_then_wait_for_the_first)
+    monkeypatch.setattr(storing, "store_parts", store_after_the_second_has_read)
+    monkeypatch.setattr(storing, "existing_records", read_then_wait_for_the_first)
 
     def process(key: str, done: threading.Event | None = None) -> None:
         processing.process_object(settings, key)
@@ -292,8 +293,8 @@ def test_a_file_that_read_its_site_while_another_file_was_writing_reads_it_again
 
 
 def test_a_file_waits_while_another_file_holds_its_site(settings, runner, monkeypatch):
-    import pipeline.processing as processing
     import pipeline.site_claims as site_claims
+    import pipeline.storing as storing
 
     put_sites(settings, make_sites(2))
     site_claims.claim(settings, {"site-2": 0}, {}, "another-file")
@@ -303,7 +304,7 @@ def test_a_file_waits_while_another_file_holds_its_site(settings, runner, monkey
         waits.append([r.timestamp for s in ("site-1", "site-2") for r in site_records(settings, s)])
         site_claims.release(settings, ["site-2"], "another-file")
 
-    monkeypatch.setattr(processing, "backoff", the_other_file_finishes)
+    monkeypatch.setattr(storing, "backoff", the_other_file_finishes)
     rows = [reading(site="site-1", ts="2026-11-29T06:00:00Z"), reading(site="site-2", ts="2026-11-29T06:00:00Z")]
     upload_and_process(settings, runner, KEY, rows)
 
@@ -317,12 +318,12 @@ def test_a_file_waits_for_a_held_site_without_spending_receives_and_in_the_end_d
     settings, runner, monkeypatch
 ):
     import pipeline.deferral as deferral
-    import pipeline.processing as processing
     import pipeline.site_claims as site_claims
+    import pipeline.storing as storing
 
     put_sites(settings, make_sites(2))
     site_claims.claim(settings, {"site-2": 0}, {}, "another-file")
-    monkeypatch.setattr(processing, "backoff", lambda attempt: None)
+    monkeypatch.setattr(storing, "backoff", lambda attempt: None)
     monkeypatch.setattr(deferral, "busy_delay", lambda waits: 0)
     monkeypatch.setattr(deferral, "MAX_BUSY_WAITS", 3)
     rows = [reading(site="site-1", ts="2026-11-29T06:00:00Z"), reading(site="site-2", ts="2026-11-29T06:00:00Z")]

@@ -1,9 +1,9 @@
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from pipeline.assessment import assess
 from pipeline.formats import decode_rows
 from pipeline.ops.simulation import ANOMALY_KINDS, encode, make_sites, simulate
-from pipeline.processing import assess
 from pipeline.validation import validate_rows
 
 NOON = datetime(2026, 6, 21, 12, 0, tzinfo=UTC)
