@@ -491,4 +491,7 @@ def test_the_simulator_environment_is_what_its_code_reads_with_the_same_defaults
         assert environment[env_name] == f"${{tostring(var.{variable})}}"
         assert tf.default(variable) == getattr(defaults, attribute), variable
     assert (defaults.sites, defaults.readings_per_site) == (5, 1)
+    # The plan refuses a file the function would refuse at run time (test_terraform_cli.py).
     assert int(tf.locals["simulator_max_readings"]) == MAX_READINGS_PER_FILE
+    conditions = [c["condition"] for c in function["lifecycle"][0]["precondition"]]
+    assert "${var.simulator_sites * var.simulator_readings_per_site <= local.simulator_max_readings}" in conditions
