@@ -9,7 +9,7 @@ locals {
   simulator_name           = "${var.name_prefix}-simulator"
   simulator_log_group_name = "/aws/lambda/${local.simulator_name}"
   simulator_zip_path       = coalesce(var.simulator_zip_path, "${path.module}/../build/simulator.zip")
-  # Most readings one file may hold: the function simulates them in seconds at its memory
+  # Most readings one file may hold, so that a run ends well inside the function's timeout
   # (pipeline/ops/simulated_files.py, MAX_READINGS_PER_FILE).
   simulator_max_readings = 20000
 
