@@ -7,11 +7,13 @@
 #   CHECKOV_VERSION   checkov pinned in its own environment (CHECKOV_VENV): its
 #                     bc-python-hcl2 would overwrite python-hcl2 in .venv.
 #   LAMBDA_ZIP        the function package Terraform deploys (terraform/function.tf).
+#   SIMULATOR_ZIP     the scheduled simulator's package (terraform/simulator.tf, when enabled).
 #   TF_CLI_CONFIG     Terraform CLI config written by `tf-cli-config`; tests find it
 #                     through TF_CLI_CONFIG_FILE, exported below.
 #
 # Targets:
-#   lambda-zip    build $(LAMBDA_ZIP) from pipeline/, lambda/handler.py and tzdata (deterministic)
+#   lambda-zip    build $(LAMBDA_ZIP) from pipeline/, lambda/handler.py and tzdata, and
+#                 $(SIMULATOR_ZIP) from lambda/simulator.py and what it imports (deterministic)
 #   checkov-venv  create $(CHECKOV_VENV) with checkov==$(CHECKOV_VERSION) (once)
 #   tf-cli-config write $(TF_CLI_CONFIG)
 #   test-infra    only the infrastructure tests (tests/infra)
@@ -20,11 +22,15 @@ TF_PLUGIN_MIRROR ?= /opt/tf-plugins
 CHECKOV_VERSION ?= 3.3.30
 CHECKOV_VENV ?= .venv-checkov
 LAMBDA_ZIP ?= build/lambda.zip
+SIMULATOR_ZIP ?= build/simulator.zip
 TF_CLI_CONFIG ?= build/terraformrc
 
 # Every file the package may hold (the packager drops caches), so a change to any rebuilds it.
 LAMBDA_SOURCES := scripts/package_lambda.py lambda/handler.py \
   $(shell find pipeline -type f -not -path '*/__pycache__/*' -not -name '*.pyc' 2>/dev/null)
+# The simulator's package holds part of pipeline/: any change there may change it too.
+SIMULATOR_SOURCES := scripts/package_lambda.py lambda/simulator.py \
+  $(shell find pipeline -type f -name '*.py' -not -path '*/__pycache__/*' 2>/dev/null)
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 
 # Terraform and the infra tests find the CLI config here (an absolute path: terraform
@@ -34,11 +40,14 @@ export CHECKPOINT_DISABLE := 1
 
 .PHONY: lambda-zip checkov-venv tf-cli-config test-infra
 
-## lambda-zip: build/lambda.zip, the function package (same sources -> same bytes)
-lambda-zip: $(LAMBDA_ZIP)
+## lambda-zip: build/lambda.zip and build/simulator.zip, the function packages (same sources -> same bytes)
+lambda-zip: $(LAMBDA_ZIP) $(SIMULATOR_ZIP)
 
 $(LAMBDA_ZIP): $(LAMBDA_SOURCES) $(VENV)/.runtime
 	$(PY) scripts/package_lambda.py --output $@
+
+$(SIMULATOR_ZIP): $(SIMULATOR_SOURCES) $(VENV)/.runtime
+	$(PY) scripts/package_lambda.py --package simulator --output $@
 
 ## checkov-venv: checkov in its own virtual environment (it conflicts with python-hcl2)
 checkov-venv: $(CHECKOV_STAMP)

@@ -115,3 +115,13 @@ output "alarm_names" {
     aws_cloudwatch_metric_alarm.raw_events_age.alarm_name,
   ]
 }
+
+output "simulator_function_name" {
+  description = "Name of the scheduled simulator's function (null unless simulator_enabled): its logs are /aws/lambda/<name>."
+  value       = one(aws_lambda_function.simulator[*].function_name)
+}
+
+output "simulator_schedule_rule_name" {
+  description = "EventBridge rule that invokes the simulator (null unless simulator_enabled): disable it to pause the uploads."
+  value       = one(aws_cloudwatch_event_rule.simulator[*].name)
+}

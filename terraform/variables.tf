@@ -195,3 +195,69 @@ variable "tags" {
     error_message = "Tag keys must be at most 128 characters and values at most 256."
   }
 }
+
+variable "simulator_enabled" {
+  type        = bool
+  description = "Add the scheduled simulator (simulator.tf): a small function that uploads one simulated file under raw/ on every tick of simulator_schedule, which the pipeline then processes. Off by default: it writes made-up readings into the stack's tables."
+  default     = false
+
+  validation {
+    condition     = var.simulator_enabled != null
+    error_message = "simulator_enabled must be true or false."
+  }
+}
+
+variable "simulator_schedule" {
+  type        = string
+  description = "How often the scheduled simulator uploads a file: an EventBridge schedule expression, rate(...) or cron(...)."
+  default     = "rate(5 minutes)"
+
+  validation {
+    condition     = can(regex("^(rate\\(1 (minute|hour|day)\\)|rate\\([1-9][0-9]* (minutes|hours|days)\\)|cron\\([^()]+\\))$", var.simulator_schedule))
+    error_message = "simulator_schedule must be an EventBridge schedule expression such as \"rate(5 minutes)\", \"rate(1 hour)\" or \"cron(0/15 * * * ? *)\" (\"rate(1 minute)\" is singular, \"rate(5 minutes)\" plural)."
+  }
+}
+
+variable "simulator_sites" {
+  type        = number
+  description = "Sites in each simulated file: the Simulate page's fleet site-1..site-N (ENERGY_SIMULATOR_SITES)."
+  default     = 5
+
+  validation {
+    condition     = var.simulator_sites >= 1 && var.simulator_sites <= 1000 && floor(var.simulator_sites) == var.simulator_sites
+    error_message = "simulator_sites must be a whole number from 1 to 1000."
+  }
+}
+
+variable "simulator_readings_per_site" {
+  type        = number
+  description = "Readings per site in each simulated file: the 15-minute intervals ending at the tick (ENERGY_SIMULATOR_READINGS_PER_SITE). At most 20,000 readings a file in all."
+  default     = 1
+
+  validation {
+    condition     = var.simulator_readings_per_site >= 1 && var.simulator_readings_per_site <= 96 && floor(var.simulator_readings_per_site) == var.simulator_readings_per_site
+    error_message = "simulator_readings_per_site must be a whole number from 1 to 96 (a day of 15-minute readings)."
+  }
+}
+
+variable "simulator_anomaly_rate" {
+  type        = number
+  description = "Expected share of simulated readings that carry an injected anomaly (ENERGY_SIMULATOR_ANOMALY_RATE); 0 for clean data and no alerts."
+  default     = 0.02
+
+  validation {
+    condition     = var.simulator_anomaly_rate >= 0 && var.simulator_anomaly_rate <= 1
+    error_message = "simulator_anomaly_rate must be from 0 to 1."
+  }
+}
+
+variable "simulator_zip_path" {
+  type        = string
+  description = "Path of the simulator's package built by `make lambda-zip`. Null means build/simulator.zip at the repository root."
+  default     = null
+
+  validation {
+    condition     = var.simulator_zip_path == null || can(regex("\\.zip$", var.simulator_zip_path))
+    error_message = "simulator_zip_path must name a .zip file."
+  }
+}

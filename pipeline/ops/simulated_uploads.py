@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 
 from pipeline import raw_files
 from pipeline.ops.browse import files_on, list_days
-from pipeline.ops.simulation import Label, encode, make_sites, simulate
+from pipeline.ops.simulated_files import upload_file
+from pipeline.ops.simulation import Label, make_sites
 from pipeline.settings import Settings
 from pipeline.sites import put_sites
 from pipeline.timestamps import utc_text
@@ -44,16 +45,10 @@ def upload_simulated(
     """
     when = (when or datetime.now(UTC)).astimezone(UTC)
     site_list = make_sites(sites, seed=0)  # the same fleet every time; the seed varies readings
-    simulated = simulate(site_list, when, readings_per_site, anomaly_rate, seed)
     put_sites(settings, site_list)
-    key = raw_files.raw_key(f"sim-{when:%Y%m%dT%H%M%S%fZ}-s{seed}.{fmt}", when, settings)
+    sent = upload_file(settings, site_list, readings_per_site, when, anomaly_rate, seed, fmt)
+    key, simulated = sent.key, sent.simulated
     uploaded_at = utc_text(when)
-    raw_files.upload(
-        settings,
-        key,
-        encode(simulated.readings, fmt),
-        metadata={"readings": str(len(simulated.readings)), "anomalies-injected": str(len(simulated.labels))},
-    )
     upload = Upload(key, uploaded_at, len(site_list), len(simulated.readings), len(simulated.labels), simulated.labels)
     raw_files.upload(settings, f"{LABELS_PREFIX}{key}.json", json.dumps(asdict(upload)).encode())
     return upload

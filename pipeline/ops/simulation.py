@@ -118,6 +118,15 @@ def encode(readings: Sequence[dict[str, Any]], fmt: str = "json") -> bytes:
     raise ValueError(f"unknown format {fmt!r}: choose one of {', '.join(FORMATS)}")
 
 
+def file_name(when: datetime, seed: int = 0, fmt: str = "json") -> str:
+    """The name a simulated file is uploaded under (`raw_files.raw_key` adds the day's folder).
+
+    The app's Simulate page and the scheduled simulator in AWS name files alike, so a file's
+    origin reads the same in the raw bucket and the ledger whichever of them sent it.
+    """
+    return f"sim-{when.astimezone(UTC):%Y%m%dT%H%M%S%fZ}-s{seed}.{fmt}"
+
+
 def _floor(moment: datetime, step: timedelta) -> datetime:
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     return epoch + ((moment - epoch) // step) * step

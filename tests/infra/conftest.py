@@ -149,6 +149,15 @@ def lambda_zip(packager: ModuleType, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture(scope="session")
+def simulator_zip(packager: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The scheduled simulator's package, found or built as `lambda_zip` is."""
+    fresh = tmp_path_factory.mktemp("package") / "simulator.zip"
+    packager.write_package(fresh, REPO, "simulator")
+    built = REPO / "build" / "simulator.zip"
+    return built if built.is_file() and built.read_bytes() == fresh.read_bytes() else fresh
+
+
+@pytest.fixture(scope="session")
 def packager() -> ModuleType:
     """scripts/package_lambda.py as a module (scripts/ is not a package)."""
     spec = importlib.util.spec_from_file_location("package_lambda", PACKAGER)

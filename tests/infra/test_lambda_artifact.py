@@ -1,9 +1,10 @@
-"""The Lambda package proven the way Lambda uses it.
+"""The Lambda packages proven the way Lambda uses them.
 
-`make lambda-zip` builds build/lambda.zip; Terraform deploys it by hash, so the build must
-be deterministic. The zip is then imported by a clean interpreter that has nothing on its
-path but the zip and boto3 (what the python3.12 runtime provides) and handles a real
-S3 -> SQS event taken from a moto queue.
+`make lambda-zip` builds build/lambda.zip (the pipeline) and build/simulator.zip (the
+scheduled simulator, terraform/simulator.tf); Terraform deploys them by hash, so the build
+must be deterministic. Each zip is then imported by a clean interpreter that has nothing on
+its path but the zip and boto3 (what the python3.12 runtime provides): the pipeline's
+handles a real S3 -> SQS event taken from a moto queue, the simulator's a scheduled event.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from pipeline.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD_ZIP = REPO / "build" / "lambda.zip"
+BUILD_SIMULATOR_ZIP = REPO / "build" / "simulator.zip"
+EVENTS = REPO / "tests" / "events"
 
 # What the Lambda Python runtime carries besides the standard library.
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
@@ -70,8 +73,33 @@ print(json.dumps(handler.handler(event, Context())))
 """
 
 
-def build(packager, root: Path, output: Path) -> bytes:
-    packager.write_package(output, root)
+SIMULATOR_CHILD = r"""
+import json, sys
+zip_path, runtime_dir, event_path = sys.argv[1:4]
+sys.path[:0] = [zip_path, runtime_dir]
+import simulator
+import pipeline
+for name, module in (("simulator", simulator), ("pipeline", pipeline)):
+    assert module.__file__.startswith(zip_path), f"{name} came from {module.__file__}, not the zip"
+for absent in ("moto", "pytest", "streamlit", "pandas", "tzdata"):
+    try:
+        __import__(absent)
+    except ImportError:
+        continue
+    raise AssertionError(f"{absent} is importable: the interpreter is not clean")
+
+class Context:
+    function_name = "energy-simulator"
+    aws_request_id = "simulator-zip-test"
+
+with open(event_path) as handle:
+    event = json.load(handle)
+print(json.dumps(simulator.handler(event, Context())))
+"""
+
+
+def build(packager, root: Path, output: Path, package: str = "pipeline") -> bytes:
+    packager.write_package(output, root, package)
     return output.read_bytes()
 
 
@@ -82,6 +110,7 @@ def test_the_package_is_deterministic_and_holds_only_the_sources(packager, tmp_p
         shutil.copytree(REPO / "pipeline", root / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
         (root / "lambda").mkdir()
         shutil.copy2(REPO / "lambda" / "handler.py", root / "lambda" / "handler.py")
+        shutil.copy2(REPO / "lambda" / "simulator.py", root / "lambda" / "simulator.py")
     for path in second.rglob("*.py"):
         os.utime(path, (1_000_000_000, 1_000_000_000))
         path.chmod(0o600)
@@ -105,13 +134,18 @@ def test_the_package_is_deterministic_and_holds_only_the_sources(packager, tmp_p
     assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n]
     assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
     assert {i.external_attr >> 16 for i in infos} == {0o100644}
-    assert {n for n in names if not n.startswith("tzdata/")} == handler_imports(REPO) | {"handler.py"}
+    assert {n for n in names if not n.startswith("tzdata/")} == pipeline_imports(REPO, "handler.py") | {"handler.py"}
+    # AND the simulator's package is as deterministic
+    assert build(packager, first, tmp_path / "s1.zip", "simulator") == build(
+        packager, second, tmp_path / "s2.zip", "simulator"
+    )
 
 
-def handler_imports(root: Path) -> set[str]:
-    """The pipeline modules lambda/handler.py imports, directly or through each other, read
-    from the sources' import statements (not from the packager's rule)."""
-    found, todo = {"pipeline/__init__.py"}, [root / "lambda" / "handler.py"]
+def pipeline_imports(root: Path, entry: str) -> set[str]:
+    """The pipeline modules lambda/<entry> imports, directly or through each other, with the
+    __init__.py of every package on the way, read from the sources' import statements (not
+    from the packager's rule)."""
+    found, todo = {"pipeline/__init__.py"}, [root / "lambda" / entry]
     while todo:
         tree = ast.parse(todo.pop().read_text())
         for node in ast.walk(tree):
@@ -121,11 +155,31 @@ def handler_imports(root: Path) -> set[str]:
             elif isinstance(node, ast.Import):
                 modules = [alias.name for alias in node.names if alias.name.split(".")[0] == "pipeline"]
             for module in modules:
+                parts = module.split(".")
+                packages = [root.joinpath(*parts[:i], "__init__.py") for i in range(1, len(parts))]
                 path = root / (module.replace(".", "/") + ".py")
-                if path.is_file() and path.relative_to(root).as_posix() not in found:
-                    found.add(path.relative_to(root).as_posix())
-                    todo.append(path)
+                for source in [*packages, path]:
+                    if source.is_file() and source.relative_to(root).as_posix() not in found:
+                        found.add(source.relative_to(root).as_posix())
+                        todo.append(source)
     return found
+
+
+def test_the_simulator_package_holds_its_entry_and_exactly_what_it_imports(packager, tmp_path: Path) -> None:
+    # GIVEN the sources as they are
+    # WHEN the simulator's package is built
+    build(packager, REPO, tmp_path / "simulator.zip", "simulator")
+    with zipfile.ZipFile(tmp_path / "simulator.zip") as archive:
+        infos = archive.infolist()
+    names = {i.filename for i in infos}
+    # THEN it holds simulator.py at its root and the pipeline modules it imports, nothing else:
+    # not the processing side, not the rest of the operations side, not tzdata
+    assert names == pipeline_imports(REPO, "simulator.py") | {"simulator.py"}
+    assert {"pipeline/ops/__init__.py", "pipeline/ops/simulation.py", "pipeline/raw_files.py"} <= names
+    assert not names & {"pipeline/processing.py", "pipeline/ops/cli.py", "pipeline/ops/bootstrap.py", "handler.py"}
+    assert not [n for n in names if n.startswith("tzdata/")]
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert sum(i.file_size for i in infos) < 200_000, "the simulator's package should stay small"
 
 
 def test_the_package_leaves_out_what_the_function_never_imports(packager) -> None:
@@ -143,6 +197,13 @@ def test_the_built_zip_is_up_to_date(packager, tmp_path: Path) -> None:
         pytest.skip("build/lambda.zip is not built here: `make lambda-zip` (part of `make test`) builds it")
     fresh = build(packager, REPO, tmp_path / "fresh.zip")
     assert BUILD_ZIP.read_bytes() == fresh, "build/lambda.zip is stale: run `make lambda-zip`"
+
+
+def test_the_built_simulator_zip_is_up_to_date(packager, tmp_path: Path) -> None:
+    if not BUILD_SIMULATOR_ZIP.exists():
+        pytest.skip("build/simulator.zip is not built here: `make lambda-zip` (part of `make test`) builds it")
+    fresh = build(packager, REPO, tmp_path / "fresh.zip", "simulator")
+    assert BUILD_SIMULATOR_ZIP.read_bytes() == fresh, "build/simulator.zip is stale: run `make lambda-zip`"
 
 
 @pytest.fixture
@@ -269,3 +330,53 @@ def test_the_zip_processes_a_real_s3_event_in_a_clean_interpreter(
     alerts = list(delivered_alerts(stack).values())
     assert len(alerts) == 1 and "Anomaly Detected!" in alerts[0].message and "zip-site" in alerts[0].message
     assert ledger["alert_message_id"]["S"] == alerts[0].message_id
+
+
+def test_the_simulator_zip_uploads_a_file_in_a_clean_interpreter(
+    simulator_zip: Path, runtime_dir: Path, stack: Settings, tmp_path: Path
+) -> None:
+    # GIVEN the simulator's package and a stack
+    # WHEN a clean interpreter runs its handler from the zip on a scheduled event, with the
+    # environment terraform/simulator.tf gives the function
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "AWS_ENDPOINT_URL": stack.endpoint_url,
+        "AWS_REGION": stack.region,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "ENERGY_BACKEND": "aws",
+        "ENERGY_BUCKET": stack.bucket,
+        "ENERGY_SIMULATOR_SITES": "2",
+        "ENERGY_SIMULATOR_READINGS_PER_SITE": "3",
+        "ENERGY_SIMULATOR_ANOMALY_RATE": "0",
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            SIMULATOR_CHILD,
+            str(simulator_zip),
+            str(runtime_dir),
+            str(EVENTS / "eventbridge_scheduled.json"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+
+    # THEN one file of 2 sites x 3 readings is under raw/, named for the tick
+    assert result.returncode == 0, result.stderr[-4000:]
+    response = json.loads(result.stdout.strip().splitlines()[-1])
+    key = "raw/2026/11/29/sim-20261129T120500000000Z-s0.json"
+    assert response == {"key": key, "readings": 6, "anomalies_injected": 0}
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing")
+    s3 = session.client("s3", endpoint_url=stack.endpoint_url, region_name=stack.region)
+    rows = json.loads(s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read())
+    assert sorted({r["site_id"] for r in rows}) == ["site-1", "site-2"] and len(rows) == 6

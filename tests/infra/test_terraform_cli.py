@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib.util
 import json
 import shutil
 import time
@@ -27,16 +28,19 @@ from pathlib import Path
 import boto3
 import pytest
 
-from local_aws.runner import Runner
+from local_aws.runner import LambdaContext, Runner
 from local_aws.server import EmbeddedServer
+from pipeline.ops.simulated_files import SimulatorConfig
 from pipeline.schema import table_specs
 from pipeline.settings import Settings
+from tests.conftest import load_event
 
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = REPO / "terraform"
 # Every service the provider calls; kms because it describes the AWS-managed key of the
-# tables' encryption. Terraform runs with a proxy that refuses everything but 127.0.0.1.
-SERVICES = ("cloudwatch", "dynamodb", "iam", "kms", "lambda", "logs", "s3", "sns", "sqs", "sts")
+# tables' encryption, events for the scheduled simulator's rule (simulator.tf). Terraform
+# runs with a proxy that refuses everything but 127.0.0.1.
+SERVICES = ("cloudwatch", "dynamodb", "events", "iam", "kms", "lambda", "logs", "s3", "sns", "sqs", "sts")
 APPLY_TIMEOUT = 600
 DESTROY_TIMEOUT = 400
 
@@ -121,6 +125,17 @@ def test_plan_refuses_bad_values_with_a_readable_reason(fresh_terraform, moto, l
             "-var=lambda_batching_window_seconds=0",
             f"-var=lambda_zip_path={package}",
         ],
+        "simulator_schedule must be an EventBridge schedule expression": [
+            "-var=simulator_schedule=every 5 minutes",
+            f"-var=lambda_zip_path={package}",
+        ],
+        "must be at most 20000 readings in one file": [
+            "-var=simulator_enabled=true",
+            "-var=simulator_sites=1000",
+            "-var=simulator_readings_per_site=21",
+            f"-var=lambda_zip_path={package}",
+            f"-var=simulator_zip_path={package}",
+        ],
     }
     for reason, variables in cases.items():
         # WHEN a plan gets a bad value
@@ -132,18 +147,95 @@ def test_plan_refuses_bad_values_with_a_readable_reason(fresh_terraform, moto, l
         assert reason in " ".join(result.stderr.split()), result.stderr[-2000:]
 
 
+SIMULATOR_PARTS = {
+    "aws_cloudwatch_log_group.simulator[0]",
+    "aws_iam_role.simulator[0]",
+    "aws_iam_role_policy.simulator[0]",
+    "aws_lambda_function.simulator[0]",
+    "aws_cloudwatch_event_rule.simulator[0]",
+    "aws_cloudwatch_event_target.simulator[0]",
+    "aws_lambda_permission.simulator[0]",
+}
+
+
+@pytest.mark.slow
+def test_the_simulator_is_planned_only_when_enabled_and_on_the_schedule_given(
+    fresh_terraform, moto, lambda_zip, simulator_zip
+) -> None:
+    # GIVEN the configuration pointed at moto and both packages built
+    (fresh_terraform.workdir / "moto_override.tf").write_text(moto_override(moto.endpoint))
+    packages = (f"-var=lambda_zip_path={lambda_zip}", f"-var=simulator_zip_path={simulator_zip}")
+
+    def planned(*variables: str) -> dict[str, dict]:
+        """Address -> planned attributes of every resource the plan would create."""
+        fresh_terraform.run(
+            "plan", "-input=false", "-no-color", "-out=plan.bin", *packages, *variables, timeout=300, local_only=True
+        )
+        shown = json.loads(fresh_terraform.run("show", "-json", "plan.bin", local_only=True).stdout)
+        return {
+            c["address"]: c["change"]["after"]
+            for c in shown["resource_changes"]
+            if c["change"]["actions"] == ["create"]
+        }
+
+    # WHEN it is planned with the defaults, THEN no part of the simulator is in the plan
+    off = planned()
+    assert "aws_lambda_function.pipeline" in off
+    assert not [address for address in off if "simulator" in address]
+
+    # WHEN it is planned with the simulator on and an hourly schedule
+    on = planned("-var=simulator_enabled=true", "-var=simulator_schedule=rate(1 hour)")
+
+    # THEN exactly its parts are added: the rule on that schedule, invoking the function,
+    # which only that rule may invoke, with its own role and logs
+    assert set(on) - set(off) == SIMULATOR_PARTS
+    assert set(off) <= set(on)
+    rule = on["aws_cloudwatch_event_rule.simulator[0]"]
+    assert (rule["name"], rule["schedule_expression"], rule["state"]) == ("energy-simulator", "rate(1 hour)", "ENABLED")
+    function = on["aws_lambda_function.simulator[0]"]
+    assert (function["function_name"], function["handler"], function["runtime"]) == (
+        "energy-simulator",
+        "simulator.handler",
+        "python3.12",
+    )
+    assert function["environment"] == [
+        {
+            "variables": {
+                "ENERGY_BACKEND": "aws",
+                "ENERGY_BUCKET": "energy-raw-data-123456789012",
+                "ENERGY_SIMULATOR_SITES": "5",
+                "ENERGY_SIMULATOR_READINGS_PER_SITE": "1",
+                "ENERGY_SIMULATOR_ANOMALY_RATE": "0.02",
+            }
+        }
+    ]
+    permission = on["aws_lambda_permission.simulator[0]"]
+    assert (permission["action"], permission["principal"]) == ("lambda:InvokeFunction", "events.amazonaws.com")
+    assert on["aws_cloudwatch_log_group.simulator[0]"]["name"] == "/aws/lambda/energy-simulator"
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(APPLY_TIMEOUT + DESTROY_TIMEOUT + 300)
 def test_apply_then_the_pipeline_runs_on_what_terraform_made_then_destroy(
-    fresh_terraform, moto, lambda_zip, shapes, tf, fake_credentials
+    fresh_terraform, moto, lambda_zip, simulator_zip, shapes, tf, fake_credentials
 ) -> None:
-    # GIVEN the configuration pointed at moto, the example tfvars, and the function package
-    # where the configuration looks by default: build/lambda.zip beside terraform/
+    # GIVEN the configuration pointed at moto, the example tfvars, and the function packages
+    # where the configuration looks by default: build/lambda.zip and build/simulator.zip
+    # beside terraform/. The optional scheduled simulator is on in this one apply (a second
+    # apply would double the test's time): none of its parts shares a name or prefix with
+    # what the assertions below look up, and the plan test shows that it is off by default.
     (fresh_terraform.workdir / "moto_override.tf").write_text(moto_override(moto.endpoint))
     package = fresh_terraform.workdir.parent / "build" / "lambda.zip"
     package.parent.mkdir()
     shutil.copy2(lambda_zip, package)
-    variables = ("-var-file=terraform.tfvars.example", "-var=alert_email=alerts@example.com")
+    simulator_package = package.with_name("simulator.zip")
+    shutil.copy2(simulator_zip, simulator_package)
+    variables = (
+        "-var-file=terraform.tfvars.example",
+        "-var=alert_email=alerts@example.com",
+        "-var=simulator_enabled=true",
+        "-var=simulator_anomaly_rate=0",
+    )
     destroyed = False
     try:
         # WHEN terraform applies it
@@ -271,6 +363,68 @@ def test_apply_then_the_pipeline_runs_on_what_terraform_made_then_destroy(
         depth = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["ApproximateNumberOfMessages"])
         assert depth["Attributes"]["ApproximateNumberOfMessages"] == "0"
 
+        # AND the scheduled simulator is wired as declared: its rule, on the example's
+        # schedule, invokes its function, which nothing else may invoke, under a role that
+        # may only upload raw files and write its logs
+        simulator = aws("lambda").get_function(FunctionName=outputs["simulator_function_name"])["Configuration"]
+        assert (simulator["Handler"], simulator["Runtime"]) == ("simulator.handler", "python3.12")
+        digest = hashlib.sha256(simulator_package.read_bytes()).digest()
+        assert simulator["CodeSha256"] == base64.b64encode(digest).decode()
+        events = aws("events")
+        rule = events.describe_rule(Name=outputs["simulator_schedule_rule_name"])
+        assert (rule["ScheduleExpression"], rule["State"]) == ("rate(5 minutes)", "ENABLED")
+        (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+        assert target["Arn"] == simulator["FunctionArn"]
+        (grant,) = json.loads(aws("lambda").get_policy(FunctionName=simulator["FunctionName"])["Policy"])["Statement"]
+        assert grant["Principal"] == {"Service": "events.amazonaws.com"}
+        assert grant["Condition"]["ArnLike"]["AWS:SourceArn"] == rule["Arn"]
+        (simulator_group,) = aws("logs").describe_log_groups(
+            logGroupNamePrefix=f"/aws/lambda/{simulator['FunctionName']}"
+        )["logGroups"]
+        assert simulator_group["retentionInDays"] == 30
+        simulator_role = simulator["Role"].rsplit("/", 1)[-1]
+        (simulator_policy,) = iam.list_role_policies(RoleName=simulator_role)["PolicyNames"]
+        document = iam.get_role_policy(RoleName=simulator_role, PolicyName=simulator_policy)["PolicyDocument"]
+        document = json.loads(document) if isinstance(document, str) else document
+        granted = sorted(
+            (action, resource)
+            for s in document["Statement"]
+            for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+            for resource in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])
+        )
+        assert granted == [
+            ("logs:CreateLogStream", f"{simulator_group['arn'].removesuffix(':*')}:*"),
+            ("logs:PutLogEvents", f"{simulator_group['arn'].removesuffix(':*')}:*"),
+            ("s3:PutObject", f"arn:aws:s3:::{bucket}/raw/*"),
+        ]
+
+        # WHEN a tick invokes it (moto's Lambda cannot run code: it runs here, with the
+        # environment Terraform gave the function) and the event source mapping's part is played
+        simulator_env = simulator["Environment"]["Variables"]
+        response = simulator_handler()(
+            load_event("eventbridge_scheduled.json"),
+            LambdaContext(function_name=simulator["FunctionName"]),
+            settings=Settings.from_env({**simulator_env, "AWS_ENDPOINT_URL": moto.endpoint}),
+            config=SimulatorConfig.from_env(simulator_env),
+        )
+        Runner(settings, wait_seconds=1, retry_delay_seconds=0).drain(timeout=60)
+
+        # THEN its file is under raw/ of the stack's bucket, and the pipeline stored one
+        # reading of each of the 5 sites (the example's simulator_sites) for the tick
+        simulated_key = "raw/2026/11/29/sim-20261129T120500000000Z-s0.json"
+        assert response["key"] == simulated_key and response["readings"] == 5
+        for site in ("site-1", "site-2", "site-3", "site-4", "site-5"):
+            stored = dynamodb.query(
+                TableName=env["ENERGY_TABLE"],
+                KeyConditionExpression="site_id = :s",
+                ExpressionAttributeValues={":s": {"S": site}},
+            )["Items"]
+            assert [(i["timestamp"]["S"], i["source_key"]["S"]) for i in stored] == [
+                ("2026-11-29T12:00:00Z", simulated_key)
+            ]
+        ledger = dynamodb.get_item(TableName=env["ENERGY_FILES_TABLE"], Key={"source_key": {"S": simulated_key}})
+        assert ledger["Item"]["status"]["S"] == "processed"
+
         # WHEN the stack is torn down as docs/deploying.md's Teardown section says: empty the versioned bucket, destroy
         sqs.delete_queue(QueueUrl=probe_url)
         empty_versioned_bucket(s3, bucket)
@@ -291,6 +445,7 @@ def test_apply_then_the_pipeline_runs_on_what_terraform_made_then_destroy(
         assert not sqs.list_queues().get("QueueUrls")
         assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
         assert not aws("lambda").list_functions()["Functions"]
+        assert not events.list_rules()["Rules"]
     finally:
         if not destroyed and (fresh_terraform.workdir / "terraform.tfstate").exists():
             try:  # leave nothing behind in moto, whatever failed above
@@ -305,6 +460,15 @@ def test_apply_then_the_pipeline_runs_on_what_terraform_made_then_destroy(
                 )
             except Exception as exc:  # the failure above is the one to report
                 print(f"cleanup destroy failed: {exc}")
+
+
+def simulator_handler():
+    """lambda/simulator.py's handler, imported by path (`lambda` is a keyword, not a package)."""
+    spec = importlib.util.spec_from_file_location("energy_lambda_simulator", REPO / "lambda" / "simulator.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.handler
 
 
 def receive_all(sqs, url: str, wait: float = 10) -> list[dict]:

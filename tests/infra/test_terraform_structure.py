@@ -12,6 +12,7 @@ from pathlib import Path
 
 import hcl2
 
+from pipeline.ops.simulated_files import MAX_READINGS_PER_FILE, SimulatorConfig
 from pipeline.schema import table_specs
 from pipeline.settings import Settings
 
@@ -30,6 +31,7 @@ EXPECTED_FILES = {
     "function.tf",
     "alerts.tf",
     "alarms.tf",
+    "simulator.tf",
 }
 
 # The function's role, statement by statement: exactly what the pipeline does with AWS.
@@ -220,7 +222,7 @@ def test_no_allow_statement_grants_a_wildcard_action(tf) -> None:
 
 
 def test_the_function_role_may_do_exactly_what_the_pipeline_does(tf) -> None:
-    assert list(tf.resources["aws_iam_role"]) == ["function"]
+    assert set(tf.resources["aws_iam_role"]) == {"function", "simulator"}
     policy = tf.resource("aws_iam_role_policy", "function")
     assert policy["policy"] == "${data.aws_iam_policy_document.function.json}"
     granted = {
@@ -359,3 +361,137 @@ def test_the_tfvars_example_sets_only_declared_variables(tf) -> None:
         values = hcl2.load(handle, serialization_options=tf.hcl_options)
     assert values and set(values) <= set(tf.variables)
     assert values["name_prefix"] == tf.default("name_prefix")
+
+
+# --- the scheduled simulator (simulator.tf) --------------------------------------------------
+
+SIMULATOR_RESOURCES = {
+    ("aws_cloudwatch_log_group", "simulator"),
+    ("aws_iam_role", "simulator"),
+    ("aws_iam_role_policy", "simulator"),
+    ("aws_lambda_function", "simulator"),
+    ("aws_cloudwatch_event_rule", "simulator"),
+    ("aws_cloudwatch_event_target", "simulator"),
+    ("aws_lambda_permission", "simulator"),
+}
+
+
+def blocks_of(tf, file_name: str, kind: str) -> dict[tuple[str, str], dict]:
+    return {
+        (resource_kind, name): body
+        for block in tf.files[file_name].get(kind, [])
+        for resource_kind, named in block.items()
+        for name, body in named.items()
+    }
+
+
+def test_the_simulator_is_off_by_default_and_every_part_of_it_follows_the_flag(tf) -> None:
+    assert tf.variables["simulator_enabled"]["type"] == "bool"
+    assert tf.default("simulator_enabled") is False
+    resources = blocks_of(tf, "simulator.tf", "resource")
+    data = blocks_of(tf, "simulator.tf", "data")
+    assert set(resources) == SIMULATOR_RESOURCES
+    assert set(data) == {("aws_iam_policy_document", "simulator")}
+    for (kind, name), body in {**resources, **data}.items():
+        assert body.get("count") == "${var.simulator_enabled ? 1 : 0}", f"{kind}.{name} is not behind the flag"
+    # Nothing outside simulator.tf depends on it, except outputs that are null when it is off.
+    for file_name in sorted(tf.files):
+        if file_name in ("simulator.tf", "outputs.tf"):
+            continue
+        text = (TERRAFORM_DIR / file_name).read_text()
+        assert not re.search(r"\b(aws_[a-z_]+|local)\.simulator", text), f"{file_name} uses the simulator's parts"
+    for name in ("simulator_function_name", "simulator_schedule_rule_name"):
+        assert tf.outputs[name]["value"].startswith("${one("), name
+
+
+def test_the_schedule_invokes_the_simulator_and_only_its_rule_may(tf) -> None:
+    assert tf.default("simulator_schedule") == "rate(5 minutes)"
+    rule = tf.resource("aws_cloudwatch_event_rule", "simulator")
+    assert rule["schedule_expression"] == "${var.simulator_schedule}"
+    assert rule["state"] == "ENABLED"
+    target = tf.resource("aws_cloudwatch_event_target", "simulator")
+    assert target["rule"] == "${aws_cloudwatch_event_rule.simulator[0].name}"
+    assert target["arn"] == "${aws_lambda_function.simulator[0].arn}"
+    permission = tf.resource("aws_lambda_permission", "simulator")
+    assert permission["action"] == "lambda:InvokeFunction"
+    assert permission["principal"] == "events.amazonaws.com"
+    assert permission["function_name"] == "${aws_lambda_function.simulator[0].function_name}"
+    assert permission["source_arn"] == "${aws_cloudwatch_event_rule.simulator[0].arn}"
+
+
+def test_the_simulator_role_may_only_upload_raw_files_and_write_its_logs(tf) -> None:
+    policy = tf.resource("aws_iam_role_policy", "simulator")
+    assert policy["policy"] == "${data.aws_iam_policy_document.simulator[0].json}"
+    assert policy["role"] == "${aws_iam_role.simulator[0].id}"
+    granted = {
+        s["sid"]: (set(s["actions"]), set(s["resources"]))
+        for s in tf.policy_document("simulator")
+        if s.get("effect", "Allow") == "Allow"
+    }
+    assert granted == {
+        "UploadSimulatedRawFiles": ({"s3:PutObject"}, {"${aws_s3_bucket.raw.arn}/${local.raw_prefix}*"}),
+        "WriteOwnLogs": (
+            {"logs:CreateLogStream", "logs:PutLogEvents"},
+            {"${aws_cloudwatch_log_group.simulator[0].arn}:*"},
+        ),
+    }
+    assert tf.resolve("${local.raw_prefix}") == Settings().raw_prefix
+    # No KMS permission is needed because the bucket encrypts with S3's own key.
+    encryption = tf.resource("aws_s3_bucket_server_side_encryption_configuration", "raw")
+    assert encryption["rule"][0]["apply_server_side_encryption_by_default"][0]["sse_algorithm"] == "AES256"
+    role = tf.resource("aws_iam_role", "simulator")
+    assert role["assume_role_policy"] == "${data.aws_iam_policy_document.function_assume_role.json}"
+
+
+def test_the_simulator_function_runs_its_own_package_like_the_pipeline_function(tf, packager) -> None:
+    function = tf.resource("aws_lambda_function", "simulator")
+    pipeline_function = tf.resource("aws_lambda_function", "pipeline")
+    for attribute in ("runtime", "architectures"):
+        assert function[attribute] == pipeline_function[attribute], attribute
+    assert function["role"] == "${aws_iam_role.simulator[0].arn}"
+    # The handler string names simulator.py's handler(event, context) in the simulator's package.
+    module, name = function["handler"].split(".")
+    entries = packager.simulator_files(REPO)
+    assert entries[f"{module}.py"] == REPO / "lambda" / "simulator.py"
+    tree = ast.parse(entries[f"{module}.py"].read_text())
+    handler = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == name)
+    positional = [a.arg for a in handler.args.posonlyargs + handler.args.args]
+    assert positional[:2] == ["event", "context"] and len(positional) - len(handler.args.defaults) == 2
+    # Deployed from build/simulator.zip by hash, like the pipeline's package.
+    assert function["filename"] == "${local.simulator_zip_path}"
+    assert "filebase64sha256(local.simulator_zip_path)" in function["source_code_hash"]
+    assert "build/simulator.zip" in tf.locals["simulator_zip_path"]
+    # Its logs go to its own group, with the stack's retention, created before the function.
+    group = tf.resource("aws_cloudwatch_log_group", "simulator")
+    assert (
+        tf.resolve(group["name"])
+        == "/aws/lambda/energy-simulator"
+        == f"/aws/lambda/{tf.resolve(function['function_name'])}"
+    )
+    assert group["retention_in_days"] == "${var.log_retention_days}"
+    assert "${aws_cloudwatch_log_group.simulator}" in function["depends_on"]
+
+
+def test_the_simulator_environment_is_what_its_code_reads_with_the_same_defaults(tf) -> None:
+    function = tf.resource("aws_lambda_function", "simulator")
+    assert function["environment"] == [{"variables": "${local.simulator_environment}"}]
+    environment = tf.locals["simulator_environment"]
+    source = (REPO / "pipeline" / "ops" / "simulated_files.py").read_text()
+    read_by_simulator = set(re.findall(r"\"(ENERGY_SIMULATOR_[A-Z_]+)\"", source))
+    assert set(environment) == {"ENERGY_BACKEND", "ENERGY_BUCKET"} | read_by_simulator
+    assert {"ENERGY_BACKEND", "ENERGY_BUCKET"} <= settings_env_names()
+    assert environment["ENERGY_BACKEND"] == "aws"
+    assert environment["ENERGY_BUCKET"] == "${aws_s3_bucket.raw.bucket}"
+    defaults = SimulatorConfig()
+    for variable, env_name, attribute in (
+        ("simulator_sites", "ENERGY_SIMULATOR_SITES", "sites"),
+        ("simulator_readings_per_site", "ENERGY_SIMULATOR_READINGS_PER_SITE", "readings_per_site"),
+        ("simulator_anomaly_rate", "ENERGY_SIMULATOR_ANOMALY_RATE", "anomaly_rate"),
+    ):
+        assert environment[env_name] == f"${{tostring(var.{variable})}}"
+        assert tf.default(variable) == getattr(defaults, attribute), variable
+    assert (defaults.sites, defaults.readings_per_site) == (5, 1)
+    # The plan refuses a file the function would refuse at run time (test_terraform_cli.py).
+    assert int(tf.locals["simulator_max_readings"]) == MAX_READINGS_PER_FILE
+    conditions = [c["condition"] for c in function["lifecycle"][0]["precondition"]]
+    assert "${var.simulator_sites * var.simulator_readings_per_site <= local.simulator_max_readings}" in conditions
