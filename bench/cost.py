@@ -205,8 +205,12 @@ def billed_seconds(invocation: Invocation) -> float:
 def tally(recorder: Recorder, files: list[File], *, memory_mb: int, arch: str, topic: str, notified: bool) -> Tally:
     """Price every call of a run; `notified` adds S3's notification of each file to SQS."""
     result = Tally(len(files), sum(f.readings for f in files), memory_mb, arch)
+    if files and not recorder.invocations:
+        raise SystemExit("no handler call was seen: the runner no longer calls `runner.handler`; update bench/cost.py")
     for call in recorder.calls:
         if call.invocation is None and not (call.service == "sqs" and call.operation in ESM_SQS):
+            if call.service != "sqs":
+                raise SystemExit(f"{call.service}.{call.operation} made outside any invocation: update bench/cost.py")
             result.harness_calls += 1
             continue
         add_call(result, call, topic)
