@@ -413,6 +413,10 @@ def idle_month() -> list[list[str]]:
     return rows
 
 
+def plural(count: int, noun: str) -> str:
+    return f"{number(count)} {noun}{'' if count == 1 else 's'}"
+
+
 def label(shape: Shape) -> str:
     return f"{number(shape.readings_per_file)}-reading files"
 
@@ -455,11 +459,12 @@ def main(argv: list[str] | None = None) -> int:
     notes = [
         "shapes: "
         + "; ".join(
-            f"{s.readings_per_file}: {s.what} ({results[s.readings_per_file]['ours'].files} files)" for s in plan
+            f"{s.readings_per_file}: {s.what} ({plural(results[s.readings_per_file]['ours'].files, 'file')})"
+            for s in plan
         )
         + "; the simulator's gaps send no file, a stray reading from a wrong clock makes a file one reading longer.",
         f"prices: {PRICES_AS_OF}, in one table at the top of bench/cost.py; no free tier.",
-        "DynamoDB units from the items each call touched, read before and after it by an uncounted client: "
+        "DynamoDB units from the items each call touched, read before and after it (uncounted): "
         "writes ceil(max(size before, after) / 1 KB), twice in a transaction, plus a write per GSI the item is in "
         "(two when its index key changes); reads ceil(whole item / 4 KB), half when eventually consistent, two in a "
         "transaction, the minimum for a missing key; Query/Scan pages by the total read, rounded up to 4 KB.",
