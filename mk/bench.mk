@@ -7,7 +7,7 @@
 #   BENCH_OUT      where `bench` also writes the combined report (stdout gets it too)
 #
 # Targets:
-#   bench        the core benchmarks, detection and estimation at full size (under 10 minutes on 2 quiet cores)
+#   bench        the core benchmarks, detection, estimation and cost at full size (under 10 minutes on 2 quiet cores)
 #   bench-quick  the four core benchmarks at tiny sizes (`--quick`), to check they still run
 #   bench-pages  the app's page timings on 50,000 readings (~6 minutes on its own)
 #   soak         200 files over 60 sites with faults, duplicates and disorder, then verify; exits 1 when
@@ -18,13 +18,14 @@
 #                restart time with 100k readings (startup); ~1 hour on 2 cores, one at a time
 #
 # The timed benchmarks run one at a time, so that nothing else competes with the ratio they
-# measure; memory and detection report figures that do not depend on speed (peak RSS,
-# precision and recall), so they run side by side once the timed ones are done.
+# measure; memory, detection, estimation and cost report figures that do not depend on speed
+# (peak RSS, precision and recall, request units and the handler's CPU time), so they run side
+# by side once the timed ones are done.
 
 BENCH_OUT ?= build/bench.md
 BENCH_CORE := bench/ingest.py bench/process.py bench/dashboard.py bench/memory.py
 BENCH_TIMED := bench/ingest.py bench/process.py bench/dashboard.py
-BENCH_UNTIMED := bench/memory.py bench/detection.py bench/estimation.py
+BENCH_UNTIMED := bench/memory.py bench/detection.py bench/estimation.py bench/cost.py
 
 BENCH_LIMITS := bench/hostile.py bench/items.py bench/parse.py bench/startup.py
 

@@ -29,6 +29,7 @@ SCRIPTS = (
     "parse",
     "realdata",
     "estimation",
+    "cost",
 )
 TIMEOUT_SECONDS = 420
 
