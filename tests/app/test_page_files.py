@@ -201,7 +201,7 @@ def test_a_row_nested_50000_deep_is_shown_as_a_row_error_between_good_rows(stack
 
 def test_a_file_that_revealed_a_gap_says_how_many_estimates_it_stored(stack, process, open_page, text):
     put_sites(stack, [Site("meter", kind="consumer", capacity_kw=Decimal(40), interval_minutes=15)])
-    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    day = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")  # yesterday: 01:00 today may be ahead
     rows = [
         {"site_id": "meter", "timestamp": f"{day}T00:00:00Z", "energy_generated_kwh": 2, "energy_consumed_kwh": 1},
         {"site_id": "meter", "timestamp": f"{day}T01:00:00Z", "energy_generated_kwh": 6, "energy_consumed_kwh": 3},

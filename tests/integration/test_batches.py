@@ -1,0 +1,78 @@
+"""Batches: the runner gathers them like the event source mapping, a file named twice is
+stored once, and readings newer than anything a site stored cost no existence read."""
+
+from __future__ import annotations
+
+import json
+
+from local_aws.runner import Runner
+from pipeline import raw_files, storing
+from pipeline.aws import client
+from pipeline.events import notification_body
+from pipeline.file_outcomes import file_outcomes
+from pipeline.ops.simulation import make_sites
+from pipeline.record_store import site_records
+from pipeline.rollups import site_rollups
+from pipeline.sites import put_sites
+
+
+def reading(site: str, ts: str, consumed: float = 2.0) -> dict:
+    return {"site_id": site, "timestamp": ts, "energy_generated_kwh": 1.0, "energy_consumed_kwh": consumed}
+
+
+def test_the_runner_gathers_a_batch_across_receives_up_to_its_size(settings):
+    put_sites(settings, make_sites(1))
+    runner = Runner(settings, batch_size=20, wait_seconds=0, retry_delay_seconds=0)
+    runner.drain()  # the bucket's test event
+    for i in range(25):
+        raw_files.upload(
+            settings,
+            f"raw/2026/11/29/f{i:02d}.json",
+            json.dumps([reading("site-1", f"2026-11-29T{i // 4:02d}:{15 * (i % 4):02d}:00Z")]).encode(),
+        )
+    sizes = []
+    real = runner.handler
+    runner.handler = lambda event, context: sizes.append(len(event["Records"])) or real(event, context)
+    runner.drain()
+
+    assert sizes == [20, 5], "10 a receive, gathered to the batch size, then what was left"
+    assert len(list(site_records(settings, "site-1"))) == 25
+
+
+def test_a_file_named_twice_in_one_batch_is_stored_once(settings):
+    put_sites(settings, make_sites(1))
+    runner = Runner(settings, wait_seconds=0, retry_delay_seconds=0)
+    runner.drain()  # the bucket's test event
+    key = "raw/2026/11/29/twice.json"
+    raw_files.upload(settings, key, json.dumps([reading("site-1", "2026-11-29T06:00:00Z")]).encode())
+    sqs = client(settings, "sqs")
+    queue = sqs.get_queue_url(QueueName=settings.queue)["QueueUrl"]
+    sqs.send_message(QueueUrl=queue, MessageBody=notification_body(settings.bucket, key))  # SQS delivers it again
+    batches = runner.stats.batches
+    runner.drain()
+
+    assert runner.stats.batches == batches + 1 and runner.stats.failed == 0
+    outcome = file_outcomes(settings, [key])[key]
+    assert (outcome.written, outcome.unchanged) == (1, 0), "stored once, not once then as unchanged"
+    [rollup] = site_rollups(settings, "site-1", "0", "9")
+    assert rollup.readings == 1
+
+
+def test_readings_newer_than_a_sites_newest_stored_are_not_looked_up(settings, runner, monkeypatch):
+    put_sites(settings, make_sites(1))
+    looked_up = []
+    real = storing.existing_records
+    monkeypatch.setattr(storing, "existing_records", lambda s, keys: looked_up.append(list(keys)) or real(s, keys))
+
+    def store(name: str, *timestamps: str) -> None:
+        rows = [reading("site-1", ts) for ts in timestamps]
+        raw_files.upload(settings, f"raw/2026/11/29/{name}.json", json.dumps(rows).encode())
+        runner.drain()
+
+    store("first", "2026-11-29T06:00:00Z", "2026-11-29T06:15:00Z")
+    store("newer", "2026-11-29T06:30:00Z")
+    store("again", "2026-11-29T06:15:00Z", "2026-11-29T06:45:00Z")  # one stored before, one new
+
+    assert looked_up == [[], [], [("site-1", "2026-11-29T06:15:00Z")]]
+    outcomes = file_outcomes(settings, [f"raw/2026/11/29/{n}.json" for n in ("first", "newer", "again")])
+    assert [(o.written, o.unchanged) for o in outcomes.values()] == [(2, 0), (1, 0), (1, 1)]
