@@ -60,9 +60,13 @@ def process_messages(
         messages.append(Message(record["messageId"], objects, alone=alone))
     result = process_batch(settings, messages, time_left_ms=time_left_ms, reserve_ms=RESERVE_MS)
     errors = dict(result.errors)
+    files = {message.id: {obj.key for obj in message.objects} for message in messages}
     for group in result.failed_groups:
+        keys = {obj.key for obj in group.objects}
         shared = len(group.message_ids) > 1 and not isinstance(group.error, SitesBusy)  # busy: nothing written
-        if shared and _sent_together(settings, by_id[group.message_ids[0]], group.objects, group.error):
+        # sent back together only when the group is all that failed of each of its messages
+        whole = all(errors.get(m) is group.error and files[m] <= keys for m in group.message_ids)
+        if shared and whole and _sent_together(settings, by_id[group.message_ids[0]], group.objects, group.error):
             for message_id in group.message_ids:
                 errors.pop(message_id, None)
     for message_id in result.started:
@@ -84,7 +88,8 @@ def _sent_together(settings: Settings, record: dict[str, Any], objects: list[Obj
             error=f"{type(send_exc).__name__}: {send_exc}",
         )
         return False
-    log("group_retried_together", level=30, files=len(objects), error=f"{type(exc).__name__}: {exc}")
+    keys = [obj.key for obj in objects]
+    log("group_retried_together", level=30, files=len(keys), keys=keys[:20], error=f"{type(exc).__name__}: {exc}")
     return True
 
 

@@ -269,7 +269,9 @@ def test_the_event_source_mapping_reports_partial_batch_failures(tf) -> None:
     assert mapping["batch_size"] == "${var.lambda_batch_size}"
     assert mapping["maximum_batching_window_in_seconds"] == "${var.lambda_batching_window_seconds}"
     assert mapping["enabled"] is True
-    assert tf.default("lambda_batch_size") == 10
+    # the embedded runner gathers its batches with the same defaults
+    assert tf.default("lambda_batch_size") == Settings().batch_size == 1000
+    assert tf.default("lambda_batching_window_seconds") == Settings().batching_window_seconds == 5
 
 
 def test_the_raw_bucket_is_private_versioned_encrypted_and_tls_only(tf) -> None:

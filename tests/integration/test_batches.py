@@ -76,3 +76,47 @@ def test_readings_newer_than_a_sites_newest_stored_are_not_looked_up(settings, r
     assert looked_up == [[], [], [("site-1", "2026-11-29T06:15:00Z")]]
     outcomes = file_outcomes(settings, [f"raw/2026/11/29/{n}.json" for n in ("first", "newer", "again")])
     assert [(o.written, o.unchanged) for o in outcomes.values()] == [(2, 0), (1, 0), (1, 1)]
+
+
+def test_a_group_failing_with_a_file_of_its_message_unread_loses_neither(settings, monkeypatch):
+    """A message names two files; one cannot be read yet, the other's group fails with a
+    duplicate delivery of it: both messages must come back, and both files end stored."""
+    from pipeline import processing
+    from pipeline.events import ObjectCreated, notifications_body
+
+    put_sites(settings, make_sites(1))
+    runner = Runner(settings, wait_seconds=0, retry_delay_seconds=0)
+    runner.drain()  # the bucket's test event
+    a, b = "raw/2026/11/29/a.json", "raw/2026/11/29/b.json"
+    raw_files.upload(settings, a, json.dumps([reading("site-1", "2026-11-29T06:00:00Z")]).encode())
+    raw_files.upload(settings, b, json.dumps([reading("site-1", "2026-11-29T06:15:00Z")]).encode())
+    sqs = client(settings, "sqs")
+    queue = sqs.get_queue_url(QueueName=settings.queue)["QueueUrl"]
+    for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]:  # S3's, set aside
+        sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    both = notifications_body([ObjectCreated(settings.bucket, a), ObjectCreated(settings.bucket, b)])
+    sqs.send_message(QueueUrl=queue, MessageBody=both)  # a replay naming both files
+    sqs.send_message(QueueUrl=queue, MessageBody=notification_body(settings.bucket, a))
+    real_open, real_store = processing.open_file, processing.store_group
+    failed: list[str] = []
+
+    def open_b_later(settings_, key, **kwargs):
+        if key == b and "open" not in failed:
+            failed.append("open")
+            raise ConnectionError("S3 did not answer")
+        return real_open(settings_, key, **kwargs)
+
+    def store_once_failing(settings_, parts):
+        if "store" not in failed:
+            failed.append("store")
+            raise ConnectionError("DynamoDB did not answer")
+        return real_store(settings_, parts)
+
+    monkeypatch.setattr(processing, "open_file", open_b_later)
+    monkeypatch.setattr(processing, "store_group", store_once_failing)
+    runner.drain()
+
+    assert failed == ["open", "store"]
+    outcomes = file_outcomes(settings, [a, b])
+    assert set(outcomes) == {a, b} and runner.stats.failed >= 1
+    assert [r.timestamp for r in site_records(settings, "site-1")] == ["2026-11-29T06:00:00Z", "2026-11-29T06:15:00Z"]
