@@ -280,16 +280,7 @@ def test_the_zip_processes_a_real_s3_event_in_a_clean_interpreter(
     # WHEN a clean interpreter (-I: no user site or env, -S: no site-packages) runs the
     # handler from the zip with the environment Terraform gives the function
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "AWS_ENDPOINT_URL": stack.endpoint_url,
-        "AWS_REGION": stack.region,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "ENERGY_BACKEND": "aws",
-        "ENERGY_BUCKET": stack.bucket,
+        **clean_aws_env(stack),
         "ENERGY_TABLE": stack.table,
         "ENERGY_ROLLUP_TABLE": stack.rollup_table,
         "ENERGY_SITES_TABLE": stack.sites_table,
@@ -332,15 +323,12 @@ def test_the_zip_processes_a_real_s3_event_in_a_clean_interpreter(
     assert ledger["alert_message_id"]["S"] == alerts[0].message_id
 
 
-def test_the_simulator_zip_uploads_a_file_in_a_clean_interpreter(
-    simulator_zip: Path, runtime_dir: Path, stack: Settings, tmp_path: Path
-) -> None:
-    # GIVEN the simulator's package and a stack
-    # WHEN a clean interpreter runs its handler from the zip on a scheduled event, with the
-    # environment terraform/simulator.tf gives the function
-    env = {
+def clean_aws_env(stack: Settings) -> dict[str, str]:
+    """What a function's clean interpreter sees of the process: a path, the stack's endpoint
+    and test credentials, no AWS config files, and the aws backend on the stack's bucket."""
+    return {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "AWS_ENDPOINT_URL": stack.endpoint_url,
+        "AWS_ENDPOINT_URL": stack.endpoint_url or "",
         "AWS_REGION": stack.region,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -349,6 +337,17 @@ def test_the_simulator_zip_uploads_a_file_in_a_clean_interpreter(
         "AWS_EC2_METADATA_DISABLED": "true",
         "ENERGY_BACKEND": "aws",
         "ENERGY_BUCKET": stack.bucket,
+    }
+
+
+def test_the_simulator_zip_uploads_a_file_in_a_clean_interpreter(
+    simulator_zip: Path, runtime_dir: Path, stack: Settings, tmp_path: Path
+) -> None:
+    # GIVEN the simulator's package and a stack
+    # WHEN a clean interpreter runs its handler from the zip on a scheduled event, with the
+    # environment terraform/simulator.tf gives the function
+    env = {
+        **clean_aws_env(stack),
         "ENERGY_SIMULATOR_SITES": "2",
         "ENERGY_SIMULATOR_READINGS_PER_SITE": "3",
         "ENERGY_SIMULATOR_ANOMALY_RATE": "0",
