@@ -1,19 +1,21 @@
-"""One raw file, end to end: parse -> validate -> derive -> detect -> store -> alert.
+"""Raw files, end to end: parse -> validate -> derive -> detect -> store -> alert.
 
-`assess` is the pure middle (no AWS), `process_object` the whole trip. Bad data
-never raises: it is quarantined and the outcome says so. Anything that raises is an AWS
-or programming failure, which the caller leaves to be retried and, in the end,
-dead-lettered.
+`assessment.assess` is the pure middle (no AWS), `process_object` one file's whole trip,
+`process_batch` an invocation's. Bad data never raises: it is quarantined and the outcome
+says so. Anything that raises is an AWS or programming failure, which the caller leaves to
+be retried and, in the end, dead-lettered.
 
-A file is read twice as a stream, never held whole. The first pass only checks that it can
-be read (`scan_rows`) and counts its chunks: a file that cannot is quarantined whole, by a
-server-side copy. The second pass stores it in chunks of `chunk_readings` rows (fewer when
-their text passes `chunk_mb`), each judged, claimed, stored and released on its own, so
-memory is bounded by the chunk, not the file. The claim that ends a chunk records the
-file's progress and moves its sites' alert episodes (`pipeline.episodes`); an invocation
-running short of time stops between chunks (`Paused`) and the next one goes on from there
-(`pipeline.progress`). The last chunk sends the file's one message, when its chunks changed
-an episode's state, and records its outcome.
+A small file (up to `SMALL_FILE_BYTES`, one chunk of rows) is read in one GET and held as
+its rows; the small files of a batch that name the same sites are stored together, as one
+group (`pipeline.storing`). A big file is read twice as a stream, never held whole. The
+first pass only checks that it can be read (`scan_rows`) and counts its chunks: a file that
+cannot is quarantined whole, by a server-side copy. The second pass stores it in chunks of
+`chunk_readings` rows (fewer when their text passes `chunk_mb`), each judged, claimed,
+stored and released on its own, so memory is bounded by the chunk, not the file. The claim
+that ends a chunk records the file's progress and moves its sites' alert episodes
+(`pipeline.episodes`); an invocation running short of time stops between chunks (`Paused`)
+and the next one goes on from there (`pipeline.progress`). The last chunk sends the file's
+one message, when its chunks changed an episode's state, and records its outcome.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from pipeline.timestamps import now_text
 from pipeline.validation import SITE_ID, validate_rows
 
 PAUSE_MARGIN_MS = 5_000  # besides twice the last chunk's time, kept back when deciding to go on
-SMALL_FILE_BYTES = 1024 * 1024  # read whole in one GET; smaller files of a batch are stored together
+SMALL_FILE_BYTES = 1024 * 1024  # read in one GET; those of one chunk are stored with the batch's others
 GROUP_FILES = 500  # most small files stored together (their outcomes are written one by one)
 
 
@@ -61,7 +63,8 @@ class Skipped:
 @dataclass(frozen=True)
 class Opened:
     """A file that can be read, before anything of it is stored: `rows` holds a small file's
-    only chunk (`body` its bytes); a big file is read again as a stream, chunk by chunk."""
+    only chunk, `body` the bytes of a small file of several chunks; a big file is read again
+    as a stream, chunk by chunk."""
 
     common: dict
     bucket: str | None
@@ -136,6 +139,7 @@ def process_batch(
     """
     result = BatchResult()
     waiting: dict[str, tuple[Opened, Message, list[str]]] = {}  # by key: the file, where it came from
+    held = Held(settings)
 
     def flush() -> None:
         for failed in _store_waiting(settings, list(waiting.values())):
@@ -143,6 +147,7 @@ def process_batch(
             for message_id in failed.message_ids:
                 result.errors.setdefault(message_id, failed.error)
         waiting.clear()
+        held.clear()
 
     for message in messages:
         if time_left_ms() < reserve_ms:
@@ -159,8 +164,9 @@ def process_batch(
                 if opened.rows is None:
                     _store_file(settings, opened, time_left_ms)
                     continue
-                if waiting and _too_many([o for o, _, _ in waiting.values()] + [opened], settings):
+                if waiting and not held.fits(opened):
                     flush()
+                held.add(opened)
                 waiting[obj.key] = (opened, message, [message.id])
         except Exception as exc:
             result.errors.setdefault(message.id, exc)
@@ -194,8 +200,7 @@ def open_file(
     except s3.exceptions.NoSuchKey:
         return _skipped(key, "deleted before it was processed")
     except UnreadableFile as exc:
-        outcome = _quarantine_whole(settings, key, bucket, exc, common, started)
-        return outcome
+        return _quarantine_whole(settings, key, bucket, exc, common, started)
     return Opened(common, bucket, chunks, started=started)
 
 
@@ -212,13 +217,33 @@ def _first_chunk(rows: Iterable[RawRow], settings: Settings) -> tuple[list[RawRo
     return kept, 1  # `iter_rows` lets no empty file by
 
 
-def _too_many(files: Sequence[Opened], settings: Settings) -> bool:
-    rows = [row for f in files for row in f.rows or ()]
-    return (
-        len(files) > GROUP_FILES
-        or len(rows) > settings.chunk_readings
-        or sum(r.size for r in rows) > settings.chunk_mb * 2**20
-    )
+@dataclass
+class Held:
+    """What the small files waiting to be stored hold: at most `GROUP_FILES` files and one
+    chunk's worth of rows (`chunk_readings`, `chunk_mb`), so a batch's memory is bounded
+    like a big file's."""
+
+    settings: Settings
+    files: int = 0
+    rows: int = 0
+    chars: int = 0
+
+    def fits(self, opened: Opened) -> bool:
+        rows = opened.rows or []
+        return (
+            self.files < GROUP_FILES
+            and self.rows + len(rows) <= self.settings.chunk_readings
+            and self.chars + sum(r.size for r in rows) <= self.settings.chunk_mb * 2**20
+        )
+
+    def add(self, opened: Opened) -> None:
+        rows = opened.rows or []
+        self.files += 1
+        self.rows += len(rows)
+        self.chars += sum(r.size for r in rows)
+
+    def clear(self) -> None:
+        self.files = self.rows = self.chars = 0
 
 
 def _store_waiting(settings: Settings, waiting: Sequence[tuple[Opened, Message, list[str]]]) -> Iterator[FailedGroup]:

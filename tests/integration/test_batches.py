@@ -120,3 +120,26 @@ def test_a_group_failing_with_a_file_of_its_message_unread_loses_neither(setting
     outcomes = file_outcomes(settings, [a, b])
     assert set(outcomes) == {a, b} and runner.stats.failed >= 1
     assert [r.timestamp for r in site_records(settings, "site-1")] == ["2026-11-29T06:00:00Z", "2026-11-29T06:15:00Z"]
+
+
+def test_a_batch_holds_at_most_a_chunks_worth_of_small_files_at_once(settings, monkeypatch):
+    from dataclasses import replace
+
+    from pipeline import processing
+    from pipeline.events import ObjectCreated
+
+    small = replace(settings, chunk_readings=5)
+    put_sites(small, make_sites(1))
+    keys = [f"raw/2026/11/29/m{i:02d}.json" for i in range(12)]
+    for i, key in enumerate(keys):
+        raw_files.upload(small, key, json.dumps([reading("site-1", f"2026-11-29T{i:02d}:00:00Z")]).encode())
+    groups = []
+    real = processing.store_group
+    monkeypatch.setattr(processing, "store_group", lambda s, parts: groups.append(len(parts)) or real(s, parts))
+    messages = [processing.Message(f"m{i}", [ObjectCreated(small.bucket, key)]) for i, key in enumerate(keys)]
+
+    result = processing.process_batch(small, messages, time_left_ms=lambda: 60_000, reserve_ms=10_000)
+
+    assert groups == [5, 5, 2], "stored as soon as they hold a chunk's worth of rows"
+    assert result.errors == {} and len(result.started) == 12
+    assert len(list(site_records(small, "site-1"))) == 12
