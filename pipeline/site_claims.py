@@ -1,8 +1,10 @@
 """Claiming a file's sites: their histories saved, and a lease held while the file is stored.
 
 What the series rules remember of each site lives on the site's item in the sites table,
-with a version. Storing a file claims every site it carries in one transaction: the claim
-saves the new histories, moves each version on and takes a lease, on the condition that no
+with a version. Storing a file (or a group of small files, `pipeline.storing`) claims every
+site it carries at once: one conditional write for one site, one transaction for several.
+The claim saves the new histories, moves each version on, takes a lease and keeps the
+newest timestamp the sites will have stored (`stored_until`), on the condition that no
 other file changed the version since it was read and that no other file holds the lease.
 So two files of one site are never stored at once: the one that loses raises `SitesBusy`
 (a `TransientError`) and is judged again a moment later, counted against what the winner
