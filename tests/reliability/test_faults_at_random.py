@@ -153,8 +153,9 @@ def test_the_stack_ends_as_an_undisturbed_run(moto_server, undisturbed: dict[str
     done = run(moto_server, SCENARIOS[name])
 
     # THEN the fault really happened (a run the fault missed proves nothing)
-    if SCENARIOS[name].plan().share:
-        assert done.plan.failed and done.runner.stats.failed >= 1, (done.plan.failed, done.runner.stats)
+    if SCENARIOS[name].plan().share:  # failed messages were retried, or a failed group came back as one message
+        retried = done.runner.stats.failed >= 1 or done.runner.stats.succeeded > FILES * SCENARIOS[name].deliveries
+        assert done.plan.failed and retried, (done.plan.failed, done.runner.stats)
     if SCENARIOS[name].deliveries > 1:
         assert done.runner.stats.succeeded >= FILES * SCENARIOS[name].deliveries, done.runner.stats
     # AND whatever was dead-lettered on the way, verify had it as "in the DLQ", not lost
