@@ -63,7 +63,8 @@ def process_messages(
     files = {message.id: {obj.key for obj in message.objects} for message in messages}
     for group in result.failed_groups:
         keys = {obj.key for obj in group.objects}
-        shared = len(group.message_ids) > 1 and not isinstance(group.error, SitesBusy)  # busy: nothing written
+        # busy sites or no time left: nothing of the group was written, its messages wait apart
+        shared = len(group.message_ids) > 1 and not isinstance(group.error, (SitesBusy, Paused))
         # sent back together only when the group is all that failed of each of its messages
         whole = all(errors.get(m) is group.error and files[m] <= keys for m in group.message_ids)
         if shared and whole and _sent_together(settings, by_id[group.message_ids[0]], group.objects, group.error):

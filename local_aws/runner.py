@@ -144,11 +144,14 @@ class Runner:
                 ],
             )
         for message in failed:
-            self._sqs.change_message_visibility(
-                QueueUrl=self.queue_url,
-                ReceiptHandle=message["ReceiptHandle"],
-                VisibilityTimeout=self.retry_delay_seconds,
-            )
+            try:
+                self._sqs.change_message_visibility(
+                    QueueUrl=self.queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=self.retry_delay_seconds,
+                )
+            except Exception as exc:  # received again meanwhile: SQS hands it out when it is due
+                log("runner_retry_delay_not_set", level=30, error=f"{type(exc).__name__}: {exc}")
         with self._stats_lock:
             self.stats.batches += 1
             self.stats.succeeded += len(done)

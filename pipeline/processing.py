@@ -142,7 +142,7 @@ def process_batch(
     held = Held(settings)
 
     def flush() -> None:
-        for failed in _store_waiting(settings, list(waiting.values())):
+        for failed in _store_waiting(settings, list(waiting.values()), lambda: time_left_ms() >= reserve_ms):
             result.failed_groups.append(failed)
             for message_id in failed.message_ids:
                 result.errors.setdefault(message_id, failed.error)
@@ -246,9 +246,12 @@ class Held:
         self.files = self.rows = self.chars = 0
 
 
-def _store_waiting(settings: Settings, waiting: Sequence[tuple[Opened, Message, list[str]]]) -> Iterator[FailedGroup]:
+def _store_waiting(
+    settings: Settings, waiting: Sequence[tuple[Opened, Message, list[str]]], has_time: Callable[[], bool]
+) -> Iterator[FailedGroup]:
     """Store the small files waiting, one group per set of sites (per message too, for a
-    message stored alone); yield each group that failed."""
+    message stored alone), each only while `has_time`; yield each group that failed or was
+    not begun (`Paused`: nothing of it written, its messages go back to the queue)."""
     groups: dict[tuple[str, frozenset[str]], list[tuple[Part, Opened, list[str]]]] = {}
     for opened, message, message_ids in waiting:
         try:
@@ -258,6 +261,10 @@ def _store_waiting(settings: Settings, waiting: Sequence[tuple[Opened, Message, 
             continue
         groups.setdefault((message.id if message.alone else "", part.sites), []).append((part, opened, message_ids))
     for members in groups.values():
+        if not has_time():
+            message_ids = list(dict.fromkeys(m for _, _, ids in members for m in ids))
+            yield FailedGroup(message_ids, [_created(o) for _, o, _ in members], Paused("no time left to store it"))
+            continue
         try:
             for outcome in store_group(settings, [part for part, _, _ in members]):
                 _log_outcome(outcome)  # type: ignore[arg-type]

@@ -143,3 +143,21 @@ def test_a_batch_holds_at_most_a_chunks_worth_of_small_files_at_once(settings, m
     assert groups == [5, 5, 2], "stored as soon as they hold a chunk's worth of rows"
     assert result.errors == {} and len(result.started) == 12
     assert len(list(site_records(small, "site-1"))) == 12
+
+
+def test_small_files_read_but_not_stored_for_want_of_time_go_back_untouched(settings):
+    from pipeline import processing
+    from pipeline.events import ObjectCreated
+
+    put_sites(settings, make_sites(1))
+    keys = [f"raw/2026/11/29/late{i}.json" for i in range(3)]
+    for i, key in enumerate(keys):
+        raw_files.upload(settings, key, json.dumps([reading("site-1", f"2026-11-29T0{i}:00:00Z")]).encode())
+    clock = iter([60_000, 60_000, 60_000, 5_000])  # time to read the three, not to store them
+    messages = [processing.Message(f"m{i}", [ObjectCreated(settings.bucket, key)]) for i, key in enumerate(keys)]
+
+    result = processing.process_batch(settings, messages, time_left_ms=lambda: next(clock), reserve_ms=10_000)
+
+    assert result.started == ["m0", "m1", "m2"]
+    assert {m: type(e).__name__ for m, e in result.errors.items()} == dict.fromkeys(["m0", "m1", "m2"], "Paused")
+    assert file_outcomes(settings, keys) == {} and list(site_records(settings, "site-1")) == []
