@@ -30,6 +30,7 @@ from pipeline import raw_files
 from pipeline.alerts import send_file_alert
 from pipeline.assessment import Assessment
 from pipeline.aws import client
+from pipeline.dynamo import persist
 from pipeline.episodes import Notice
 from pipeline.events import ObjectCreated
 from pipeline.file_outcomes import PARTIAL, PROCESSED, QUARANTINED, FileOutcome, record_outcome
@@ -382,7 +383,9 @@ def _part(
             **done.counts(),
             **{**common, "processed_at": done.processed_at},
         )
-        record_outcome(settings, outcome)
+        # idempotent, and the last write of a file whose group may hold hundreds: tried in place
+        # rather than failing the group and storing all of it again
+        persist(partial(record_outcome, settings, outcome), "outcome_not_recorded", source_key=key)
         return outcome
 
     uploaded_at = common.get("uploaded_at") or ""
