@@ -230,18 +230,16 @@ class Held:
     chars: int = 0
 
     def fits(self, opened: Opened) -> bool:
-        rows = opened.rows or []
+        rows, chars = _size(opened)
         return (
             self.files < GROUP_FILES
-            and self.rows + len(rows) <= self.settings.chunk_readings
-            and self.chars + sum(r.size for r in rows) <= self.settings.chunk_mb * 2**20
+            and self.rows + rows <= self.settings.chunk_readings
+            and self.chars + chars <= self.settings.chunk_mb * 2**20
         )
 
     def add(self, opened: Opened) -> None:
-        rows = opened.rows or []
-        self.files += 1
-        self.rows += len(rows)
-        self.chars += sum(r.size for r in rows)
+        rows, chars = _size(opened)
+        self.files, self.rows, self.chars = self.files + 1, self.rows + rows, self.chars + chars
 
     def clear(self) -> None:
         self.files = self.rows = self.chars = 0
@@ -273,6 +271,12 @@ def _store_waiting(
             members.sort(key=lambda member: member[0].order)
             message_ids = list(dict.fromkeys(m for _, _, ids in members for m in ids))
             yield FailedGroup(message_ids, [_created(opened) for _, opened, _ in members], exc)
+
+
+def _size(opened: Opened) -> tuple[int, int]:
+    """A small file's rows and the characters of their text."""
+    rows = opened.rows or []
+    return len(rows), sum(r.size for r in rows)
 
 
 def _created(opened: Opened) -> ObjectCreated:
