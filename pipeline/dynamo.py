@@ -1,8 +1,10 @@
 """DynamoDB in batches, the way AWS allows: 25 writes or 100 reads a call.
 
 Unprocessed items (throttling, partition limits) are retried with exponential backoff
-and jitter; what is still unprocessed after that raises `TransientError`, so the message
-goes back to the queue rather than being half-stored in silence.
+and jitter, and so is a batch write refused whole for a transient reason (the puts are
+whole items: writing them twice is writing them once); what is still unprocessed after
+that raises `TransientError`, so the message goes back to the queue rather than being
+half-stored in silence.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from pipeline.aws import TransientError, client
+from pipeline.aws import TransientError, client, is_transient
 from pipeline.logs import log
 from pipeline.settings import Settings
 
@@ -66,7 +68,12 @@ def batch_write(settings: Settings, table: str, items: Sequence[dict[str, Any]])
     for chunk in chunks(items, WRITE_BATCH):
         pending: dict[str, Any] = {table: [{"PutRequest": {"Item": marshal(item)}} for item in chunk]}
         for attempt in range(MAX_ATTEMPTS):
-            pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            try:
+                pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+            except Exception as exc:
+                if not is_transient(exc) or attempt == MAX_ATTEMPTS - 1:
+                    raise
+                log("batch_write_retried", level=30, table=table, error=f"{type(exc).__name__}: {exc}")
             if not pending:
                 break
             backoff(attempt)

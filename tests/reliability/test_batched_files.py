@@ -18,7 +18,7 @@ from decimal import Decimal
 import pytest
 
 from local_aws.runner import Runner
-from pipeline import raw_files, site_claims
+from pipeline import dynamo, raw_files, site_claims
 from pipeline.dynamo import query
 from pipeline.file_outcomes import file_outcomes
 from pipeline.ops.alert_history import delivered_alerts
@@ -130,7 +130,8 @@ def test_a_batch_stores_what_one_file_at_a_time_stores_claiming_each_site_once(m
     assert batched == one_by_one
 
 
-def test_a_write_failing_at_any_step_of_a_batch_ends_as_one_file_at_a_time(moto_server, one_by_one):
+def test_a_write_failing_at_any_step_of_a_batch_ends_as_one_file_at_a_time(moto_server, one_by_one, monkeypatch):
+    monkeypatch.setattr(dynamo, "MAX_ATTEMPTS", 1)  # batch writes fail for good too, not retried in place
     counting = FaultPlan()
     run(moto_server, counting, batch_size=100)
     writes = len(counting.calls)

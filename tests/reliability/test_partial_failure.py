@@ -17,7 +17,7 @@ from dataclasses import asdict
 from decimal import Decimal
 
 from local_aws.runner import Runner
-from pipeline import raw_files
+from pipeline import dynamo, raw_files
 from pipeline.dynamo import query
 from pipeline.file_outcomes import file_outcomes
 from pipeline.ops.alert_history import delivered_alerts
@@ -130,7 +130,10 @@ def run(moto_server, plan: FaultPlan) -> tuple[dict, Runner]:
     return state(settings), runner
 
 
-def test_a_write_failing_at_any_step_then_redelivered_ends_as_the_undisturbed_run(moto_server):
+def test_a_write_failing_at_any_step_then_redelivered_ends_as_the_undisturbed_run(moto_server, monkeypatch):
+    # a throttled batch write is retried in place (tests/integration/test_batch_writes.py): here
+    # each write fails for good, so that what is under test is the message's retry
+    monkeypatch.setattr(dynamo, "MAX_ATTEMPTS", 1)
     expected, _ = run(moto_server, counting := FaultPlan())
     assert expected["outcome"]["anomalies"] >= 6 and expected["outcome"]["missing_intervals"] == 12
     estimates = {
@@ -171,6 +174,7 @@ def test_a_try_abandoned_half_way_is_taken_over_by_the_next_file_of_its_sites(se
     put_sites(settings, [Site(s, kind="consumer", capacity_kw=Decimal(100), interval_minutes=15) for s in SITES])
     raw_files.upload(settings, KEY, json.dumps(file_rows()).encode())
     plan = FaultPlan(fail_at=3, only=lambda call: call == "dynamodb.BatchWriteItem")  # rollups, records, records
+    monkeypatch.setattr(dynamo, "MAX_ATTEMPTS", 1)  # failing for good, not retried in place
     with injected(settings, plan), pytest.raises(Exception, match="injected"):
         plan.active = True
         process_object(settings, KEY)
