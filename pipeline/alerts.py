@@ -21,7 +21,7 @@ from pipeline.alert_claims import claim_alert, record_alert, release_alert
 from pipeline.anomalies import Gap
 from pipeline.aws import client
 from pipeline.dynamo import persist
-from pipeline.episodes import MISSING_DATA, REMINDER, RESOLVED, STARTED, Notice
+from pipeline.episodes import MISSING_DATA, REMINDER, RESOLVED, STARTED, Notice, Pending
 from pipeline.records import Record
 from pipeline.settings import ConfigError, Settings
 
@@ -92,27 +92,51 @@ class Findings:
         )
 
 
+ACKNOWLEDGE = (
+    "To stop the reminders of an episode: python -m pipeline alerts ack SITE RULE"
+    " (or: alerts snooze SITE RULE --until 2026-12-31T08:00:00Z), or the Operations page of the app."
+)
+
+
 def compose_alert(source_key: str, findings: Findings, max_listed: int) -> Alert:
     """The file's message: its episode changes, then the original alert lines of the
     readings behind the episodes that started or were reminded, then how to acknowledge."""
     name = source_key.rsplit("/", 1)[-1]
+    blocks = [*_file_blocks(source_key, findings, max_listed), ACKNOWLEDGE]
+    return Alert(_subject(f"Energy alerts: {_summary(findings.notice_counts)} in {name}"), "\n\n".join(blocks))
+
+
+def compose_group_alert(files: Sequence[tuple[str, Findings]], max_listed: int) -> Alert:
+    """One message for the files of a group (a site's small files stored together): each
+    file's part as its own message would have it, the first `max_listed` files in full and
+    the rest by their changes' summary, then how to acknowledge, once."""
+    if len(files) == 1:
+        return compose_alert(*files[0], max_listed)
+    counts: Counter[str] = Counter()
+    for _, findings in files:
+        counts.update(findings.notice_counts)
+    summary = f"{_summary(counts)} in {len(files)} files"
+    blocks = [f"{summary}:"]
+    for source_key, findings in files[:max_listed]:
+        blocks += _file_blocks(source_key, findings, max_listed)
+    rest = files[max_listed:]
+    if rest:
+        more = "\n".join(f"{_summary(f.notice_counts)} in {key}" for key, f in rest)
+        blocks.append(f"... and {_count(len(rest), 'more file', 'more files')}:\n{more}")
+    blocks.append(ACKNOWLEDGE)
+    return Alert(_subject(f"Energy alerts: {summary}"), "\n\n".join(blocks))
+
+
+def _file_blocks(source_key: str, findings: Findings, max_listed: int) -> list[str]:
+    """A file's episode changes, then the original lines of the readings behind the episodes
+    that started or were reminded, then its gaps."""
     loud = {(n.site_id, n.rule) for n in findings.notices if n.kind != RESOLVED}
     anomalies = [r for r in findings.anomalies if any((r.site_id, why) in loud for why in r.anomaly_reasons)]
     gaps = [g for g in findings.gaps if (g.site_id, MISSING_DATA) in loud][:max_listed]
     changes = [_change_line(n) for n in findings.notices[:max_listed]]
     if findings.notice_count > len(changes):
         changes.append(f"... and {_count(findings.notice_count - len(changes), 'more change', 'more changes')}.")
-    kinds = findings.notice_counts
-    summary = ", ".join(
-        _count(kinds[kind], one, many)
-        for kind, one, many in (
-            (STARTED, "episode started", "episodes started"),
-            (REMINDER, "reminder", "reminders"),
-            (RESOLVED, "resolved", "resolved"),
-        )
-        if kinds.get(kind)
-    )
-    blocks = [f"{summary} in {source_key}\n" + "\n".join(changes)]
+    blocks = [f"{_summary(findings.notice_counts)} in {source_key}\n" + "\n".join(changes)]
     blocks += [
         "\n".join(
             [
@@ -134,13 +158,23 @@ def compose_alert(source_key: str, findings: Findings, max_listed: int) -> Alert
             f"Site: {g.site_id} missed {_count(g.missing, 'reading', 'readings')} from {g.first_missing}" for g in gaps
         ]
         blocks.append("Missing readings:\n" + "\n".join(lines))
-    blocks.append(
-        "To stop the reminders of an episode: python -m pipeline alerts ack SITE RULE"
-        " (or: alerts snooze SITE RULE --until 2026-12-31T08:00:00Z), or the Operations page of the app."
+    return blocks
+
+
+def _summary(kinds: Mapping[str, int]) -> str:
+    return ", ".join(
+        _count(kinds[kind], one, many)
+        for kind, one, many in (
+            (STARTED, "episode started", "episodes started"),
+            (REMINDER, "reminder", "reminders"),
+            (RESOLVED, "resolved", "resolved"),
+        )
+        if kinds.get(kind)
     )
-    subject = f"Energy alerts: {summary} in {name}"
-    subject = "".join(c if " " <= c <= "~" else "?" for c in subject)[:SUBJECT_LIMIT]
-    return Alert(subject, "\n\n".join(blocks))
+
+
+def _subject(text: str) -> str:
+    return "".join(c if " " <= c <= "~" else "?" for c in text)[:SUBJECT_LIMIT]
 
 
 def _change_line(notice: Notice) -> str:
@@ -167,32 +201,50 @@ def topic_arn(settings: Settings) -> str:
     return client(settings, "sns").create_topic(Name=settings.topic)["TopicArn"]
 
 
-def send_file_alert(settings: Settings, source_key: str, version: str, findings: Findings) -> str | None:
-    """Publish the file's alert, when it changed an episode's state, unless this file
-    version's alert was already sent.
+def send_alerts(settings: Settings, files: Sequence[tuple[str, str, Findings]]) -> dict[str, str]:
+    """Publish one message for the files (source key, version, findings) that changed an
+    episode's state and whose alert was not sent yet; the message id by file.
 
-    At most once: the claim is taken before publishing. A publish that fails gives the claim
-    back, so the retry sends it; giving it back and recording what was sent are retried
-    here, since the message's retry cannot redo either (a claim left behind keeps the retry
-    from sending; a sent alert not recorded looks unsent). Only a process killed between
-    claim and publish, or writes that keep failing, leave an alert unsent or unrecorded, and
-    `verify` reports such a file (anomalies, no alert recorded).
+    At most once per file version: each file's alert is claimed before publishing, and the
+    message covers the files whose claim this call won. A publish that fails, or a claim
+    that fails after others were won, gives the claims back, so the retry sends them;
+    giving them back and recording what was sent (on each file's ledger item, with the part
+    of the message about that file) are retried here, since the message's retry cannot redo
+    either (a claim left behind keeps the retry from sending; a sent alert not recorded
+    looks unsent). Only a process killed between claim
+    and publish, or writes that keep failing, leave an alert unsent or unrecorded, and
+    `verify` reports such a file (episode changes, no alert recorded).
     """
-    if not findings.notices or not claim_alert(settings, source_key, version):
-        return None
-    alert = compose_alert(source_key, findings, settings.alert_max_lines)
+    won: list[tuple[str, str, Findings]] = []
     try:
+        for key, version, findings in files:
+            if findings.notices and claim_alert(settings, key, version):
+                won.append((key, version, findings))
+        if not won:
+            return {}
+        alert = compose_group_alert([(key, f) for key, _, f in won], settings.alert_max_lines)
         response = client(settings, "sns").publish(
             TopicArn=topic_arn(settings),
             Subject=alert.subject,
             Message=alert.message,
-            MessageAttributes={"source_key": {"DataType": "String", "StringValue": source_key}},
+            MessageAttributes={"source_key": {"DataType": "String", "StringValue": won[0][0]}},
         )
     except Exception:
-        release = partial(release_alert, settings, source_key, version)
-        persist(release, "alert_claim_release_failed", source_key=source_key)
+        for key, version, _ in won:
+            persist(partial(release_alert, settings, key, version), "alert_claim_release_failed", source_key=key)
         raise
     message_id = response["MessageId"]
-    record = partial(record_alert, settings, source_key, message_id, alert.subject, alert.message)
-    persist(record, "alert_record_failed", source_key=source_key)
-    return message_id
+    for key, _, findings in won:
+        own = alert if len(won) == 1 else compose_alert(key, findings, settings.alert_max_lines)
+        record = partial(record_alert, settings, key, message_id, alert.subject, own.message)
+        persist(record, "alert_record_failed", source_key=key)
+    return {key: message_id for key, _, _ in won}
+
+
+def recovered(pending: Pending) -> tuple[str, str, Findings]:
+    """The episode changes a file's abandoned try left unannounced, to send as its alert
+    (`send_alerts`, under the file's own claim: once sent, the file's retry, which finds its
+    readings stored and so judges none of them again, sends nothing more; and an alert the
+    file sent itself is not sent again). The anomalies behind them are not kept with the
+    try, so the message lists the changes only."""
+    return pending.source_key, pending.version, Findings(notices=pending.notices, notice_counts=dict(pending.counts))

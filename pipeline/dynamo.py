@@ -12,11 +12,12 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
 
-from pipeline.aws import TransientError, client, is_transient
+from pipeline.aws import TransientError, client, error_code, is_transient
 from pipeline.logs import log
 from pipeline.settings import Settings
 
@@ -25,8 +26,10 @@ READ_BATCH = 100
 MAX_ATTEMPTS = 8
 BASE_DELAY_SECONDS = 0.05
 MAX_DELAY_SECONDS = 2.0
+THROTTLED = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"})
 PERSIST_ATTEMPTS = 8  # ~5 s of backoff for a write the message's retry could not redo
 
+T = TypeVar("T")
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
@@ -60,6 +63,21 @@ def persist(write: Callable[[], None], event: str, **context: object) -> None:
             if attempt == PERSIST_ATTEMPTS - 1:
                 raise
             backoff(attempt)
+
+
+def unless_throttled(call: Callable[[], T]) -> T:
+    """`call()`, made again with backoff while AWS refuses it for throttling (the SDK's own
+    retries exhausted): a throttled request did nothing, so even a conditional write can be
+    repeated. Anything else, an ambiguous timeout included, is raised."""
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return call()
+        except ClientError as exc:
+            if error_code(exc) not in THROTTLED or attempt == MAX_ATTEMPTS - 1:
+                raise
+            log("throttled_write_retried", level=30, attempt=attempt + 1, error=str(exc))
+            backoff(attempt)
+    raise AssertionError("unreachable")
 
 
 def batch_write(settings: Settings, table: str, items: Sequence[dict[str, Any]]) -> int:

@@ -132,6 +132,36 @@ class Notice:
         return cls(**{**item, "count": int(item["count"]), "new": int(item["new"])})
 
 
+@dataclass(frozen=True)
+class Pending:
+    """The episode changes a file made in a try, to be announced in its alert: kept with the
+    try in flight on the sites it changed, so that a file taking the try over as abandoned
+    announces them instead (`pipeline.storing`)."""
+
+    source_key: str
+    version: str
+    notices: tuple[Notice, ...]  # the first `alert_max_lines`
+    counts: Mapping[str, int]  # changes by kind, listed or not
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.source_key, self.version)
+
+    def to_item(self) -> dict[str, Any]:
+        return {
+            "source_key": self.source_key,
+            "version": self.version,
+            "notices": [n.to_item() for n in self.notices],
+            "counts": dict(self.counts),
+        }
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Pending:
+        notices = tuple(Notice.from_item(n) for n in item["notices"])
+        counts = {kind: int(n) for kind, n in item["counts"].items()}
+        return cls(item["source_key"], item["version"], notices, counts)
+
+
 def advance(
     before: SiteEpisodes, site_id: str, reading_times: Iterable[str], faults: Sequence[Fault], policy: Policy
 ) -> tuple[SiteEpisodes, list[Notice]]:

@@ -2,11 +2,16 @@
 
 One item per raw object in the files table. The same item also carries the file's alert
 claim (`pipeline.alert_claims`).
+
+The files of a day are found through a sparse index (`by-processed-day`, keys only): one
+entry per group of files stored together (`pipeline.storing`), on the group's first file,
+which names the others (`with_files`); they all share its processing time. An index entry
+per file would cost a write unit per file, as much as the file's own outcome.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -16,6 +21,7 @@ from pipeline.schema import FILES_BY_DAY_INDEX
 from pipeline.settings import Settings
 
 PROCESSED, PARTIAL, QUARANTINED = "processed", "partial", "quarantined"
+QUERY_PAGE = 25  # index entries read at a time: one group of files each
 
 
 @dataclass(frozen=True)
@@ -50,18 +56,27 @@ class FileOutcome:
         return cls(**values)
 
 
-def record_outcome(settings: Settings, outcome: FileOutcome) -> None:
+def record_outcome(settings: Settings, outcome: FileOutcome, with_files: Sequence[str] | None = None) -> None:
     """SET every field but the alert ones, which belong to the alert claim; the file is
-    done, so the progress of its chunks goes."""
+    done, so the progress of its chunks goes. The first file of a group (`with_files`: the
+    others, maybe none) enters the day's index for them all; the others leave it."""
     data = {
         k: v for k, v in asdict(outcome).items() if k != "source_key" and not k.startswith("alert_") and v is not None
     }
-    data["processed_day"] = outcome.processed_at[:10]
+    removed = ["progress"]
+    if with_files is None:
+        removed += ["processed_day", "with_files"]
+    else:
+        data["processed_day"] = outcome.processed_at[:10]
+        data["with_files"] = list(with_files)
     names = {f"#f{i}": k for i, k in enumerate(data)}
     client(settings, "dynamodb").update_item(
         TableName=settings.files_table,
         Key=marshal({"source_key": outcome.source_key}),
-        UpdateExpression="SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(data))) + " REMOVE progress",
+        UpdateExpression="SET "
+        + ", ".join(f"#f{i} = :f{i}" for i in range(len(data)))
+        + " REMOVE "
+        + ", ".join(removed),
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=marshal({f":f{i}": v for i, v in enumerate(data.values())}),
     )
@@ -76,18 +91,37 @@ def file_outcomes(settings: Settings, source_keys: Iterable[str]) -> dict[str, F
 
 def outcomes_on(settings: Settings, day: str, limit: int = 100, *, alerted_only: bool = False) -> list[FileOutcome]:
     """Files processed on `day` (YYYY-MM-DD, UTC), newest first; only those that sent an
-    alert with `alerted_only`."""
-    request: dict[str, Any] = {}
-    if alerted_only:
-        request["FilterExpression"] = "attribute_exists(alert_message_id)"
-    items = query(
+    alert with `alerted_only`. Reads the day's index entries newest first, and each entry's
+    group, until `limit` files are found."""
+    entries = query(
         settings,
         TableName=settings.files_table,
         IndexName=FILES_BY_DAY_INDEX,
         KeyConditionExpression="processed_day = :d",
         ExpressionAttributeValues=marshal({":d": day}),
         ScanIndexForward=False,
-        PaginationConfig={"MaxItems": limit},
-        **request,
     )
-    return [FileOutcome.from_item(item) for item in items]
+    found: dict[str, FileOutcome] = {}
+    for page in _pages(entries, QUERY_PAGE):
+        leaders = [item for item in batch_get(settings, settings.files_table, page) if "status" in item]
+        grouped = [k for item in leaders for k in item.get("with_files", ())]
+        for outcome in [FileOutcome.from_item(item) for item in leaders] + list(
+            file_outcomes(settings, grouped).values()
+        ):
+            # a file stored again since (a new version, a later day) is listed under its newest entry
+            if outcome.processed_at[:10] == day and (outcome.alert_message_id or not alerted_only):
+                found.setdefault(outcome.source_key, outcome)
+        if len(found) >= limit:
+            break
+    return sorted(found.values(), key=lambda o: (o.processed_at, o.source_key), reverse=True)[:limit]
+
+
+def _pages(entries: Iterable[dict[str, Any]], size: int) -> Iterator[list[dict[str, Any]]]:
+    page: list[dict[str, Any]] = []
+    for entry in entries:
+        page.append({"source_key": entry["source_key"]})
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page

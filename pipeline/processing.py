@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 
 from pipeline import raw_files
-from pipeline.alerts import send_file_alert
+from pipeline.alerts import Findings
 from pipeline.assessment import Assessment
 from pipeline.aws import client
 from pipeline.dynamo import persist
@@ -339,7 +339,7 @@ def _quarantine_whole(
         common["version"] = head["ETag"].strip('"')
     raw_files.quarantine_copy(settings, key, exc.reason, exc.detail, bucket=bucket)
     outcome = FileOutcome(status=QUARANTINED, error=str(exc), duration_ms=_ms(started), **common)
-    record_outcome(settings, outcome)
+    record_outcome(settings, outcome, with_files=())
     log("file_quarantined", level=30, source_key=key, reason=exc.reason, detail=exc.detail)
     return outcome
 
@@ -353,7 +353,8 @@ def _part(
     progress: Progress,
 ) -> Part:
     """One chunk of the file, validated (its rejects quarantined), with the report that
-    records its progress or, for the last chunk, sends the alert and records the outcome."""
+    records its progress or, for the last chunk, records the outcome and returns what the
+    file's alert is to say (sent with its group's, `storing`)."""
     common, key = opened.common, opened.key
     version = common["version"]
     validated = validate_rows(rows, SiteClocks(partial(site_timezones, settings, rows)))
@@ -361,8 +362,12 @@ def _part(
         raw_files.quarantine_rejects(settings, key, validated.rejects, part=number)
 
     def report(
-        assessment: Assessment, stored: Stored, processed_at: str, notices: Sequence[Notice]
-    ) -> Progress | FileOutcome:
+        assessment: Assessment,
+        stored: Stored,
+        processed_at: str,
+        notices: Sequence[Notice],
+        with_files: Sequence[str] | None,
+    ) -> tuple[Progress | FileOutcome, Findings | None]:
         anomalies = [r for r in assessment.records if r.anomaly]
         findings = progress.findings.add(anomalies, assessment.gaps, settings.alert_max_lines, notices)
         done = replace(progress, processed_at=processed_at).add(
@@ -377,23 +382,23 @@ def _part(
         )
         if not last:
             save_progress(settings, key, done)
-            return done
+            return done, None
         outcome = FileOutcome(
             status=QUARANTINED if not done.readings else PARTIAL if done.rejected else PROCESSED,
             anomalies=findings.anomaly_count,
             episode_changes=findings.notice_count,
             duration_ms=_ms(opened.started),
-            alert_message_id=send_file_alert(settings, key, version, findings),
             **done.counts(),
             **{**common, "processed_at": done.processed_at},
         )
-        # idempotent, and the last write of a file whose group may hold hundreds: tried in place
-        # rather than failing the group and storing all of it again
-        persist(partial(record_outcome, settings, outcome), "outcome_not_recorded", source_key=key)
-        return outcome
+        # idempotent, and one of the last writes of a group that may hold hundreds of files:
+        # tried in place rather than failing the group and storing all of it again
+        persist(partial(record_outcome, settings, outcome, with_files), "outcome_not_recorded", source_key=key)
+        return outcome, findings
 
     uploaded_at = common.get("uploaded_at") or ""
-    return Part(key, version, number, progress.processed_at, validated.readings, report, uploaded_at)
+    whole = number == 0 and last
+    return Part(key, version, number, progress.processed_at, validated.readings, report, uploaded_at, whole)
 
 
 def site_timezones(settings: Settings, rows: Sequence[RawRow]) -> dict[str, str]:

@@ -23,6 +23,7 @@ class Index:
     name: str
     hash_key: str
     range_key: str
+    projection: str = "ALL"  # or KEYS_ONLY: the index only finds items, which are then read
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class TableSpec:
                 {
                     "IndexName": i.name,
                     "KeySchema": _key_schema(i.hash_key, i.range_key),
-                    "Projection": {"ProjectionType": "ALL"},
+                    "Projection": {"ProjectionType": i.projection},
                 }
                 for i in self.indexes
             ]
@@ -62,7 +63,7 @@ def table_specs(settings: Settings) -> dict[str, TableSpec]:
         settings.rollup_table: TableSpec("site_id", "day"),
         settings.sites_table: TableSpec("site_id"),
         settings.files_table: TableSpec(
-            "source_key", None, (Index(FILES_BY_DAY_INDEX, "processed_day", "processed_at"),)
+            "source_key", None, (Index(FILES_BY_DAY_INDEX, "processed_day", "processed_at", "KEYS_ONLY"),)
         ),
     }
 

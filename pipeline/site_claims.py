@@ -14,7 +14,8 @@ written back in batches.
 
 The claim also saves each site's alert episodes (`pipeline.episodes`) as the file moved
 them, and records the file as in flight on each site (`Inflight`): the history and the
-episodes the file was judged against, its processing time and the rollup days it moves. Until the file
+episodes the file was judged against, its processing time, the rollup days it moves and
+the episode changes it is to announce (`Pending`). Until the file
 is stored and released, its retry finds that record and judges the same readings against
 the same history, with the same time, and skips the rollup days it already moved: it ends
 exactly as the first try would have. A try that fails keeps its lease, so the retry usually
@@ -38,8 +39,8 @@ from typing import Any
 
 from pipeline.anomalies import History
 from pipeline.aws import TransientError, client
-from pipeline.dynamo import chunks, marshal, persist
-from pipeline.episodes import SiteEpisodes
+from pipeline.dynamo import chunks, marshal, persist, unless_throttled
+from pipeline.episodes import Pending, SiteEpisodes
 from pipeline.logs import log
 from pipeline.settings import Settings
 
@@ -57,6 +58,9 @@ class LeaseLost(TransientError):
     """The lease ran out and another file may hold the site: stop writing, retry later."""
 
 
+PENDING_LIMIT = 50  # files whose episode changes a site's in-flight record keeps for recovery
+
+
 @dataclass(frozen=True)
 class Inflight:
     """A file version (or one chunk of it) whose storing began and has not ended."""
@@ -69,9 +73,10 @@ class Inflight:
     episodes: SiteEpisodes = field(
         default_factory=SiteEpisodes
     )  # the site's alert episodes before this file moved them
+    pending: tuple[Pending, ...] = ()  # episode changes on the site still to announce
 
     def to_item(self) -> dict[str, Any]:
-        return {
+        item = {
             "token": self.token,
             "history": self.history.to_item(),
             "processed_at": self.processed_at,
@@ -79,6 +84,9 @@ class Inflight:
             "repair": list(self.repair),
             "episodes": self.episodes.to_item(),
         }
+        if self.pending:
+            item["pending"] = [p.to_item() for p in self.pending[:PENDING_LIMIT]]
+        return item
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any] | None) -> Inflight | None:
@@ -87,7 +95,8 @@ class Inflight:
         history = History.from_item(item.get("history"))
         days, repair = tuple(item.get("days", ())), tuple(item.get("repair", ()))
         episodes = SiteEpisodes.from_item(item.get("episodes"))
-        return cls(item["token"], history, item["processed_at"], days, repair, episodes)
+        pending = tuple(Pending.from_item(p) for p in item.get("pending", ()))
+        return cls(item["token"], history, item["processed_at"], days, repair, episodes, pending)
 
 
 @dataclass(frozen=True)
@@ -295,9 +304,9 @@ def claim(
         ]
         try:
             if len(actions) == 1:
-                dynamodb.update_item(**actions[0]["Update"])
+                unless_throttled(partial(dynamodb.update_item, **actions[0]["Update"]))
             else:
-                dynamodb.transact_write_items(TransactItems=actions)
+                unless_throttled(partial(dynamodb.transact_write_items, TransactItems=actions))
         except dynamodb.exceptions.ConditionalCheckFailedException:
             release(settings, taken, token)
             raise SitesBusy(f"site {sites[0]} is held or was changed by another file") from None
@@ -309,6 +318,9 @@ def claim(
             busy = [site for site, code in zip(sites, reasons, strict=False) if code == "ConditionalCheckFailed"]
             which = ", ".join(busy or sites)
             raise SitesBusy(f"site {which} is held or was changed by another file") from None
+        except Exception:
+            release(settings, taken, token)
+            raise
         taken.extend(sites)
 
 

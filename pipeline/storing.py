@@ -10,19 +10,23 @@ histories, alert episodes and records the parts before it left, so a group store
 what storing its files one by one would have stored. A retry of a group that failed half-way
 finds its try in flight on its sites and repeats it (`site_claims`); delivered again in a
 different group, its files take the try over as abandoned, and the rollup days it moved are
-rebuilt from the records.
+rebuilt from the records. The episode changes each whole file of a try will announce are kept
+with the try in flight (`Pending`): a file that takes a try over as abandoned sends the ones
+its files had not sent (their retry finds their readings stored and judges none again).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pipeline.alerts import Findings, recovered, send_alerts
 from pipeline.assessment import Assessment, assess
 from pipeline.dynamo import backoff, marshal, query
-from pipeline.episodes import Notice, advance_sites
+from pipeline.episodes import Notice, Pending, advance_sites
 from pipeline.file_outcomes import FileOutcome
 from pipeline.logs import log
 from pipeline.progress import Progress
@@ -31,13 +35,18 @@ from pipeline.records import Record
 from pipeline.rollup_rebuild import rebuild_days
 from pipeline.rollups import change_token, gap_deltas
 from pipeline.settings import Settings
-from pipeline.site_claims import Inflight, SitesBusy, claimed, site_states
+from pipeline.site_claims import Inflight, SitesBusy, SiteState, claimed, site_states
 from pipeline.sites import Site, register_unknown, site_items
 from pipeline.timestamps import parse_utc
 from pipeline.validation import Reading
 
 CLAIM_ATTEMPTS = 5  # ~1 s of waiting in the invocation; longer waits go back to the queue (deferral)
-Report = Callable[[Assessment, Stored, str, Sequence[Notice]], "Progress | FileOutcome"]
+# what storing a part did: its progress, or for a file's last part its outcome and the
+# findings its alert is to report (sent with the group's, `send_alerts`)
+# (`with_files`: for the group's first part, the group's other files, which its ledger item
+# lists in the day's index; None for the others)
+Reported = tuple["Progress | FileOutcome", "Findings | None"]
+Report = Callable[[Assessment, Stored, str, Sequence[Notice], "Sequence[str] | None"], Reported]
 Key = tuple[str, str]
 
 
@@ -52,6 +61,7 @@ class Part:
     readings: Sequence[Reading]
     report: Report
     uploaded_at: str = ""  # the S3 event's time: the later upload of the same reading wins
+    whole: bool = True  # the file's only chunk (the changes of a chunk of a big file are not kept for recovery)
 
     @property
     def lease(self) -> str:
@@ -151,8 +161,18 @@ def _judge_and_store(settings: Settings, parts: Sequence[Part]) -> list[Progress
         judged.append((part, assessment, before, notices))
     days = _days_moved([a for _, a, _, _ in judged])
     newest = _newest(judged)
+    pending = _pending(judged, settings.alert_max_lines)
+    inherited = _inherited(states, [p for own in pending.values() for p in own])
     inflight = {
-        site_id: Inflight(token, state.history, processed_at, days.get(site_id, ()), state.repair, state.episodes)
+        site_id: Inflight(
+            token,
+            state.history,
+            processed_at,
+            days.get(site_id, ()),
+            state.repair,
+            state.episodes,
+            inherited.get(site_id, ()) + pending.get(site_id, ()),
+        )
         for site_id, state in states.items()
     }
     versions = {site_id: state.version for site_id, state in states.items()}
@@ -178,10 +198,52 @@ def _judge_and_store(settings: Settings, parts: Sequence[Part]) -> list[Progress
             lease=held,
         )
         held.check()
-        return [
-            part.report(assessment, stored_part, processed_at, notices)
-            for (part, assessment, _, notices), stored_part in zip(judged, results, strict=True)
+        others = [p.source_key for p in parts[1:]]
+        reported = [
+            part.report(assessment, stored_part, processed_at, notices, None if n else others)
+            for n, ((part, assessment, _, notices), stored_part) in enumerate(zip(judged, results, strict=True))
         ]
+        left = {p.key: recovered(p) for unannounced in inherited.values() for p in unannounced}
+        alerting = [
+            (p.source_key, p.version, f) for (p, *_), (_, f) in zip(judged, reported, strict=True) if f is not None
+        ]
+        sent = send_alerts(settings, [*left.values(), *alerting])
+        return [
+            replace(done, alert_message_id=sent.get(done.source_key)) if isinstance(done, FileOutcome) else done
+            for done, _ in reported
+        ]
+
+
+def _inherited(states: Mapping[str, SiteState], own: Sequence[Pending]) -> dict[str, tuple[Pending, ...]]:
+    """Each site's episode changes that tries in flight there left unannounced: all of an
+    abandoned try's (its readings now count as stored, so judging its files again announces
+    nothing), or, when this very try is resumed, those it had taken over itself (its `own`
+    it judges again to the letter)."""
+    found = {}
+    for site_id, state in states.items():
+        if state.abandoned is not None:
+            left = state.abandoned.pending
+        elif state.resumed is not None:
+            left = tuple(p for p in state.resumed.pending if p not in own)
+        else:
+            left = ()
+        if left:
+            found[site_id] = left
+    return found
+
+
+def _pending(
+    judged: Sequence[tuple[Part, Assessment, Any, Sequence[Notice]]], max_listed: int
+) -> dict[str, tuple[Pending, ...]]:
+    """What this try's whole files will announce, kept on every site they changed an episode of."""
+    found: dict[str, list[Pending]] = {}
+    for part, _, _, notices in judged:
+        if notices and part.whole:
+            counts = dict(Counter(n.kind for n in notices))
+            pending = Pending(part.source_key, part.version, tuple(notices[:max_listed]), counts)
+            for site_id in sorted({n.site_id for n in notices}):
+                found.setdefault(site_id, []).append(pending)
+    return {site_id: tuple(pending) for site_id, pending in found.items()}
 
 
 def _stored_until(settings: Settings, items: Mapping[str, Mapping[str, Any]], site_ids: set[str]) -> dict[str, str]:

@@ -108,12 +108,14 @@ resource "aws_dynamodb_table" "files" {
     type = "S"
   }
 
-  # The files ledger by day, newest first: what the app's processing view reads.
+  # The files ledger by day, newest first: what the app's processing view reads. Sparse and
+  # keys only: one entry per group of files stored together, on its first file, which names
+  # the others (pipeline/file_outcomes.py).
   global_secondary_index {
     name            = "by-processed-day"
     hash_key        = "processed_day"
     range_key       = "processed_at"
-    projection_type = "ALL"
+    projection_type = "KEYS_ONLY"
   }
 
   point_in_time_recovery {

@@ -175,7 +175,7 @@ def test_tables_have_the_keys_and_indexes_the_pipeline_queries(tf) -> None:
             (i["name"], i["hash_key"], i.get("range_key"), i["projection_type"])
             for i in table.get("global_secondary_index", [])
         }
-        assert indexes == {(i.name, i.hash_key, i.range_key, "ALL") for i in spec.indexes}
+        assert indexes == {(i.name, i.hash_key, i.range_key, i.projection) for i in spec.indexes}
         assert table["point_in_time_recovery"] == [{"enabled": True}]
         assert table["server_side_encryption"] == [{"enabled": True}]
 

@@ -8,11 +8,13 @@ import json
 from local_aws.runner import Runner
 from pipeline import raw_files, storing
 from pipeline.aws import client
+from pipeline.dynamo import query
 from pipeline.events import notification_body
-from pipeline.file_outcomes import file_outcomes
+from pipeline.file_outcomes import file_outcomes, outcomes_on
 from pipeline.ops.simulation import make_sites
 from pipeline.record_store import site_records
 from pipeline.rollups import site_rollups
+from pipeline.schema import FILES_BY_DAY_INDEX
 from pipeline.sites import put_sites
 
 
@@ -161,3 +163,38 @@ def test_small_files_read_but_not_stored_for_want_of_time_go_back_untouched(sett
     assert result.started == ["m0", "m1", "m2"]
     assert {m: type(e).__name__ for m, e in result.errors.items()} == dict.fromkeys(["m0", "m1", "m2"], "Paused")
     assert file_outcomes(settings, keys) == {} and list(site_records(settings, "site-1")) == []
+
+
+def test_the_day_lists_every_file_of_a_batch_from_one_index_entry_per_group(settings):
+    """The files ledger's day index holds one entry per group of files stored together: the
+    day still lists every file once, newest first."""
+    put_sites(settings, make_sites(2))
+    runner = Runner(settings, batch_size=100, wait_seconds=0, retry_delay_seconds=0)
+    runner.drain()  # the bucket's test event
+    first = [f"raw/2026/11/29/{site}-{i}.json" for site in ("site-1", "site-2") for i in range(3)]
+    for i, key in enumerate(first):
+        site = key.split("/")[-1][:6]
+        raw_files.upload(settings, key, json.dumps([reading(site, f"2026-11-29T0{i}:00:00Z")]).encode())
+    raw_files.upload(settings, "raw/2026/11/29/broken.json", b"{not json")  # quarantined whole, alone
+    runner.drain()
+    later = "raw/2026/11/29/later.json"
+    raw_files.upload(settings, later, json.dumps([reading("site-1", "2026-11-29T09:00:00Z")]).encode())
+    runner.drain()
+
+    outcomes = file_outcomes(settings, [*first, later])
+    day = outcomes[later].processed_at[:10]
+    listed = outcomes_on(settings, day)
+    assert sorted(o.source_key for o in listed) == sorted([*first, "raw/2026/11/29/broken.json", later])
+    times = [o.processed_at for o in listed]
+    assert times == sorted(times, reverse=True) and times[0] == outcomes[later].processed_at
+    entries = query(
+        settings,
+        TableName=settings.files_table,
+        IndexName=FILES_BY_DAY_INDEX,
+        KeyConditionExpression="processed_day = :d",
+        ExpressionAttributeValues={":d": {"S": day}},
+    )
+    assert len(list(entries)) == 4, "site-1's three files, site-2's, the broken file, the later file"
+    assert [o.processed_at for o in outcomes_on(settings, day, limit=1)] == times[:1]
+    alerted = {key for key, o in file_outcomes(settings, [*first, later]).items() if o.alert_message_id}
+    assert alerted and {o.source_key for o in outcomes_on(settings, day, alerted_only=True)} == alerted

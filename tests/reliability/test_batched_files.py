@@ -6,7 +6,8 @@ gap) arrive in one batch. They are stored once one file per invocation (the refe
 once batched, and then batched again on a fresh stack for every write call the batched run
 makes, with that call failing: the group that failed goes back to the queue as one message,
 whose retry resumes the try. Every run must end with the same records, rollups, ledger
-counts and alerts.
+counts, alert episodes, and alerts: each file's, as its ledger records it, and every
+episode change delivered once (batched, in one message per site's files).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pipeline.sites import Site, put_sites, site_items
 from tests.reliability.faults import FaultPlan, injected
 
 SITES = ("site-a", "site-b")
+CHANGES = ("STARTED ", "REMINDER", "RESOLVED")
 OUTCOME_FIELDS = ("status", "readings", "written", "unchanged", "anomalies", "missing_intervals", "estimated")
 
 
@@ -84,7 +86,10 @@ def state(settings: Settings) -> dict:
         "records": records,
         "rollups": rollups,
         "outcomes": {key: {f: getattr(o, f) for f in OUTCOME_FIELDS} for key, o in sorted(outcomes.items())},
-        "alert texts": sorted(a.message for a in alerts),
+        # each file's alert as its ledger records it (its own part of the message it went in)
+        "alerts by file": {key: o.alert_message for key, o in sorted(outcomes.items()) if o.alert_message},
+        "changes delivered": sorted(line for a in alerts for line in a.message.splitlines() if line[:8] in CHANGES),
+        "messages": len(alerts),
         "episodes": {s: sites[s].get("episodes") for s in SITES},
         "histories": {s: sites[s]["history"] for s in SITES},
         "left held": [s for s in SITES if {"lease", "inflight"} & sites[s].keys()],
@@ -109,7 +114,8 @@ def one_by_one(moto_server) -> dict:
     assert runner.stats.batches == len(FILES)
     assert [o["written"] for o in expected["outcomes"].values()] == [1] * len(FILES)
     assert [o["missing_intervals"] for o in expected["outcomes"].values()] == [0, 0, 3] * len(SITES)
-    assert len(expected["alert texts"]) == 4 and expected["left held"] == []  # the spike, then the gap
+    assert expected["messages"] == 4 and expected["left held"] == []  # the spike, then the gap
+    assert len(expected["alerts by file"]) == 4 and len(expected["changes delivered"]) == 4
     return expected
 
 
@@ -127,7 +133,9 @@ def test_a_batch_stores_what_one_file_at_a_time_stores_claiming_each_site_once(m
     assert runner.stats.batches == 1 and runner.stats.failed == 0
     # the history file's claim of both sites, then each site once for its three files
     assert sorted(claims) == [["site-a"], ["site-a", "site-b"], ["site-b"]]
-    assert batched == one_by_one
+    # and one message for each site's files
+    assert batched.pop("messages") == 2
+    assert batched == {aspect: value for aspect, value in one_by_one.items() if aspect != "messages"}
 
 
 def test_a_write_failing_at_any_step_of_a_batch_ends_as_one_file_at_a_time(moto_server, one_by_one, monkeypatch):
@@ -140,5 +148,6 @@ def test_a_write_failing_at_any_step_of_a_batch_ends_as_one_file_at_a_time(moto_
     for n in range(1, writes + 1):
         disturbed, _ = run(moto_server, plan := FaultPlan(fail_at=n), batch_size=100)
         assert plan.failed == [counting.calls[n - 1]], (n, plan.failed)
-        for aspect, value in one_by_one.items():
-            assert disturbed[aspect] == value, f"write {n} ({counting.calls[n - 1]}) failed: {aspect} differs"
+        assert disturbed.pop("messages") <= 4
+        for aspect, value in disturbed.items():
+            assert one_by_one[aspect] == value, f"write {n} ({counting.calls[n - 1]}) failed: {aspect} differs"

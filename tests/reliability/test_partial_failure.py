@@ -146,14 +146,19 @@ def test_a_write_failing_at_any_step_then_redelivered_ends_as_the_undisturbed_ru
     assert expected["alerts"] == 1 and expected["left held"] == [] and expected["one processing time per file"]
     writes = len(counting.calls)
     assert counting.calls.count("dynamodb.BatchWriteItem") >= 3, counting.calls
-    assert counting.calls[-len(SITES) :] == ["dynamodb.UpdateItem"] * len(SITES), counting.calls
+    assert counting.calls[-len(SITES) - 4 :] == [
+        *["dynamodb.UpdateItem"] * 2,  # the outcome, the alert's claim
+        "sns.Publish",
+        *["dynamodb.UpdateItem"] * (1 + len(SITES)),  # the alert's record, the releases
+    ], counting.calls
 
     for n in range(1, writes + 1):
         disturbed, runner = run(moto_server, plan := FaultPlan(fail_at=n))
         assert plan.failed == [counting.calls[n - 1]], (n, plan.failed)
         # what the message's retry could not redo is retried in place, not redelivered
         recording_the_alert = n >= 2 and counting.calls[n - 2] == "sns.Publish"
-        recording_the_outcome = n == writes - len(SITES)  # the file's outcome, just before the release
+        # the file's outcome, then its alert's claim, publish and record, then the release
+        recording_the_outcome = n == writes - len(SITES) - 3
         letting_go = n > writes - len(SITES)  # the release, last: one write per site
         in_place = recording_the_alert or recording_the_outcome or letting_go
         assert runner.stats.failed == (0 if in_place else 1), (n, plan.failed)
@@ -164,7 +169,8 @@ def test_a_write_failing_at_any_step_then_redelivered_ends_as_the_undisturbed_ru
 def test_a_try_abandoned_half_way_is_taken_over_by_the_next_file_of_its_sites(settings, monkeypatch):
     """A file fails after moving its rollups and half its records, and its retry comes only
     after its lease ran out and another file of the same sites was stored: the rollups
-    still equal the sums of the records, and nothing of either file is lost."""
+    still equal the sums of the records, nothing of either file is lost, and the episode
+    changes the failed try made are announced once."""
     import pytest
 
     import pipeline.site_claims as site_claims
@@ -196,4 +202,35 @@ def test_a_try_abandoned_half_way_is_taken_over_by_the_next_file_of_its_sites(se
         stored = stored_days(settings, site)
         for (_, day), hours in expected_days(site_records(settings, site)).items():
             assert differences(site, day, stored[day]["hours"], hours) == [], (site, day)
+    assert not any({"lease", "inflight"} & item.keys() for item in site_items(settings, SITES).values())
+    # the episode changes the abandoned try made were announced once, by the file that took
+    # it over (the retry finds its readings stored, so it judges none of them again)
+    [alert] = delivered_alerts(settings).values()
+    assert alert.message.startswith(f"8 episodes started, 8 resolved in {KEY}\nSTARTED   site-a"), alert.message
+    assert file_outcomes(settings, [KEY])[KEY].alert_message_id == alert.message_id
+
+
+def test_a_try_that_sent_its_alert_but_could_not_let_go_is_not_announced_again(settings, monkeypatch):
+    """The file is stored and alerted, but its sites cannot be released (every attempt fails):
+    the file that takes them over once the lease ran out finds the changes sent already."""
+    import pipeline.site_claims as site_claims
+    from pipeline.processing import process_object
+
+    put_sites(settings, [Site(s, kind="consumer", capacity_kw=Decimal(100), interval_minutes=15) for s in SITES])
+    monkeypatch.setattr(dynamo, "backoff", lambda attempt: None)
+    real_release = site_claims.release
+    monkeypatch.setattr(site_claims, "release", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("lost")))
+    raw_files.upload(settings, KEY, json.dumps(file_rows()).encode())
+    process_object(settings, KEY)
+    assert all("inflight" in item for item in site_items(settings, SITES).values())
+
+    monkeypatch.setattr(site_claims, "release", real_release)
+    later = site_claims._now() + site_claims.LEASE_SECONDS + 1
+    monkeypatch.setattr(site_claims, "_now", lambda: later)
+    other = "raw/2026/11/29/next.json"
+    raw_files.upload(settings, other, json.dumps([row(s, "2026-11-29T06:00:00Z", 2, 1) for s in SITES]).encode())
+    process_object(settings, other)
+
+    alerts = list(delivered_alerts(settings).values())
+    assert [a.message.split("\n", 1)[0] for a in alerts] == [f"8 episodes started, 8 resolved in {KEY}"]
     assert not any({"lease", "inflight"} & item.keys() for item in site_items(settings, SITES).values())

@@ -159,8 +159,12 @@ def state(settings: Settings, keys: Sequence[str], sites: Sequence[str] = SITES)
         )
     ]
     outcomes = file_outcomes(settings, keys)
-    subjects = Counter(alert.subject for alert in delivered_alerts(settings, limit=1000).values())
-    names = {key: key.rsplit("/", 1)[-1] for key in keys}
+    # a message names each file it alerts for at the end of a line: "1 episode started in <key>"
+    named = Counter(
+        key
+        for alert in delivered_alerts(settings, limit=1000).values()
+        for key in {line.rsplit(" in ", 1)[-1] for line in alert.message.splitlines()} & set(keys)
+    )
     items = site_items(settings, sites)
     return {
         "records": records,
@@ -172,7 +176,7 @@ def state(settings: Settings, keys: Sequence[str], sites: Sequence[str] = SITES)
             else None
             for key in keys
         },
-        "alerts per file": {key: sum(n for s, n in subjects.items() if names[key] in s) for key in keys},
+        "alerts per file": {key: named[key] for key in keys},
         "sites left held": sorted(s for s, item in items.items() if {"lease", "inflight"} & item.keys()),
     }
 
