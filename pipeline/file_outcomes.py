@@ -91,8 +91,8 @@ def file_outcomes(settings: Settings, source_keys: Iterable[str]) -> dict[str, F
 
 def outcomes_on(settings: Settings, day: str, limit: int = 100, *, alerted_only: bool = False) -> list[FileOutcome]:
     """Files processed on `day` (YYYY-MM-DD, UTC), newest first; only those that sent an
-    alert with `alerted_only`. Reads the day's index entries newest first, and each entry's
-    group, until `limit` files are found."""
+    alert with `alerted_only`. Reads the day's index entries newest first, and of each
+    entry's group as many files as are still wanted (a group's files share its time)."""
     entries = query(
         settings,
         TableName=settings.files_table,
@@ -102,15 +102,18 @@ def outcomes_on(settings: Settings, day: str, limit: int = 100, *, alerted_only:
         ScanIndexForward=False,
     )
     found: dict[str, FileOutcome] = {}
-    for page in _pages(entries, QUERY_PAGE):
-        leaders = [item for item in batch_get(settings, settings.files_table, page) if "status" in item]
-        grouped = [k for item in leaders for k in item.get("with_files", ())]
-        for outcome in [FileOutcome.from_item(item) for item in leaders] + list(
-            file_outcomes(settings, grouped).values()
-        ):
-            # a file stored again since (a new version, a later day) is listed under its newest entry
-            if outcome.processed_at[:10] == day and (outcome.alert_message_id or not alerted_only):
-                found.setdefault(outcome.source_key, outcome)
+    for page in _pages(entries, max(1, min(QUERY_PAGE, limit))):
+        leaders = {item["source_key"]: item for item in batch_get(settings, settings.files_table, page)}
+        for key in (entry["source_key"] for entry in page):
+            leader = leaders.get(key, {})
+            if "status" not in leader or len(found) >= limit:
+                continue
+            members = list(leader.get("with_files", ()))
+            wanted = members if alerted_only else members[: limit - len(found) - 1]
+            for outcome in [FileOutcome.from_item(leader), *file_outcomes(settings, wanted).values()]:
+                # a file stored again since (a new version, a later day) is listed under its newest entry
+                if outcome.processed_at[:10] == day and (outcome.alert_message_id or not alerted_only):
+                    found.setdefault(outcome.source_key, outcome)
         if len(found) >= limit:
             break
     return sorted(found.values(), key=lambda o: (o.processed_at, o.source_key), reverse=True)[:limit]

@@ -41,10 +41,9 @@ from pipeline.timestamps import parse_utc
 from pipeline.validation import Reading
 
 CLAIM_ATTEMPTS = 5  # ~1 s of waiting in the invocation; longer waits go back to the queue (deferral)
-# what storing a part did: its progress, or for a file's last part its outcome and the
-# findings its alert is to report (sent with the group's, `send_alerts`)
-# (`with_files`: for the group's first part, the group's other files, which its ledger item
-# lists in the day's index; None for the others)
+# A part's report is told the group's other files when it is the group's first part (its
+# ledger item lists them in the day's index; None for the others) and returns its progress,
+# or for a file's last part its outcome and what its alert is to say (`send_alerts`).
 Reported = tuple["Progress | FileOutcome", "Findings | None"]
 Report = Callable[[Assessment, Stored, str, Sequence[Notice], "Sequence[str] | None"], Reported]
 Key = tuple[str, str]

@@ -151,3 +151,20 @@ def test_a_write_failing_at_any_step_of_a_batch_ends_as_one_file_at_a_time(moto_
         assert disturbed.pop("messages") <= 4
         for aspect, value in disturbed.items():
             assert one_by_one[aspect] == value, f"write {n} ({counting.calls[n - 1]}) failed: {aspect} differs"
+
+
+def test_a_failed_group_that_cannot_go_back_whole_ends_as_one_file_at_a_time(moto_server, one_by_one, monkeypatch):
+    """When a failed group cannot be sent back as one message, its messages fail one by one
+    and come back on their own: the stack still ends as storing the files one by one."""
+    from pipeline import deferral
+
+    def unsendable(*args, **kwargs):
+        raise ConnectionError("SQS unreachable")
+
+    monkeypatch.setattr(dynamo, "MAX_ATTEMPTS", 1)
+    monkeypatch.setattr(deferral, "send_group", unsendable)
+    # the records of the first site's group (claim, rollups, records)
+    disturbed, runner = run(moto_server, plan := FaultPlan(fail_at=3), batch_size=100)
+    assert plan.failed == ["dynamodb.BatchWriteItem"] and runner.stats.failed == 3  # that group's messages
+    disturbed.pop("messages")
+    assert disturbed == {aspect: value for aspect, value in one_by_one.items() if aspect != "messages"}

@@ -156,3 +156,23 @@ def test_a_file_short_of_time_pauses_between_chunks_and_goes_on_where_it_stopped
     outcome = file_outcomes(settings, [key])[key]
     assert {c: getattr(outcome, c) for c in COUNTS} == {c: getattr(whole, c) for c in COUNTS}
     assert stored(settings) == expected and runner.stats.failed == 0
+
+
+def test_a_small_gzip_bomb_in_a_batch_is_quarantined_and_its_batch_stored(settings):
+    """Under 1 MB compressed, the bomb takes the small-file path (read in one GET, held as rows
+    until its batch's group is stored): it is refused while inflating, and the good files of
+    the same batch and site are stored together, none retried."""
+    bomb = gzip_bomb(inflated_mb=400)
+    assert len(bomb) < 1024 * 1024
+    good = {f"raw/2026/11/29/good-{n}.json": json.dumps([row("site-1", 15 * n)]).encode() for n in range(3)}
+    for key, body in [*good.items(), ("raw/2026/11/29/small-bomb.json.gz", bomb)]:
+        raw_files.upload(settings, key, body)
+    runner = Runner(settings, batch_size=100, retry_delay_seconds=0, wait_seconds=0)
+    runner.drain(timeout=120)
+
+    outcomes = file_outcomes(settings, [*good, "raw/2026/11/29/small-bomb.json.gz"])
+    bombed = outcomes.pop("raw/2026/11/29/small-bomb.json.gz")
+    assert bombed.status == "quarantined" and bombed.error.startswith("compression_ratio_too_high")
+    assert {key: o.written for key, o in outcomes.items()} == dict.fromkeys(good, 1)
+    assert runner.stats.failed == 0 and runner.stats.batches <= 2  # the bucket's test event, then the four
+    assert len(list(site_records(settings, "site-1"))) == 3
