@@ -211,9 +211,9 @@ def send_alerts(settings: Settings, files: Sequence[tuple[str, str, Findings]]) 
     giving them back and recording what was sent (on each file's ledger item, with the part
     of the message about that file) are retried here, since the message's retry cannot redo
     either (a claim left behind keeps the retry from sending; a sent alert not recorded
-    looks unsent). Only a process killed between claim
-    and publish, or writes that keep failing, leave an alert unsent or unrecorded, and
-    `verify` reports such a file (episode changes, no alert recorded).
+    looks unsent). Only a process killed between claim and publish, or writes that keep
+    failing, leave an alert unsent or unrecorded, and `verify` reports such a file (episode
+    changes, no alert recorded).
     """
     won: list[tuple[str, str, Findings]] = []
     try:

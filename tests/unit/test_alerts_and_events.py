@@ -3,7 +3,7 @@ from decimal import Decimal
 
 import pytest
 
-from pipeline.alerts import Findings, compose_alert
+from pipeline.alerts import Findings, compose_alert, compose_group_alert
 from pipeline.anomalies import Gap
 from pipeline.episodes import MISSING_DATA, RESOLVED, STARTED, Notice
 from pipeline.events import MalformedEvent, notification_body, objects_in_notification, objects_in_sqs_body
@@ -67,6 +67,19 @@ def test_findings_gathered_chunk_by_chunk_say_what_one_pass_would_and_stay_bound
     assert chunked == compose_alert("raw/2026/11/29/a.json", found([anomaly(i) for i in range(25)]), 20)
     assert chunked.message.count("Anomaly Detected!") == 20
     assert "... and 5 more anomalies in this file." in chunked.message
+
+
+def test_a_group_message_has_each_files_part_as_its_own_message_would_and_the_rest_summed_up():
+    files = [(f"raw/2026/11/29/f{i}.json", found([anomaly(i)])) for i in range(4)]
+    alert = compose_group_alert(files, max_listed=3)
+    assert alert.subject == "Energy alerts: 4 episodes started in 4 files"
+    blocks = alert.message.split("\n\n")
+    assert blocks[0] == "4 episodes started in 4 files:" and blocks[-1].startswith("To stop the reminders")
+    for key, findings in files[:3]:  # each file's part, as its own message has it, before the line on how to ack
+        assert "\n\n".join(compose_alert(key, findings, 3).message.split("\n\n")[:-1]) in alert.message
+    assert blocks[-2] == "... and 1 more file:\n1 episode started in raw/2026/11/29/f3.json"
+    assert alert.message.count("To stop the reminders") == 1
+    assert compose_group_alert(files[:1], 3) == compose_alert(*files[0], 3), "one file: its own message"
 
 
 def test_gaps_are_reported_as_anomalies_of_the_site():
