@@ -82,12 +82,13 @@ class Run:
 
 
 def make_files(sites: list[Site], size: int, count: int, now: datetime) -> list[File]:
-    """`count` JSON files of `size` simulated readings each, none sharing a key with another."""
+    """`count` JSON files of `size` simulated readings each, none sharing a key with another,
+    oldest first, as a meter uploads them."""
     per_site = max(1, size // len(sites))
     span = timedelta(minutes=sites[0].interval_minutes * per_site)
     files = []
     for i in range(count):
-        end = now - i * span
+        end = now - (count - 1 - i) * span
         simulated = simulate(sites, end, per_site, anomaly_rate=0.02, seed=size * 1000 + i)
         key = f"raw/{end:%Y/%m/%d}/bench-ingest-{size}-{i:03d}.json"
         distinct = len({(r["site_id"], r["timestamp"]) for r in simulated.readings})

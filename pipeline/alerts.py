@@ -12,10 +12,10 @@ file's progress, never as a list that grows with the file.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 from pipeline.alert_claims import claim_alert, record_alert, release_alert
 from pipeline.anomalies import Gap
@@ -32,6 +32,14 @@ SUBJECT_LIMIT = 99  # SNS takes ASCII subjects of fewer than 100 characters, wit
 class Alert:
     subject: str
     message: str
+
+
+class FileOutcomeAlert(NamedTuple):
+    """What a file's ledger item records of the alert that covered it."""
+
+    alert_message_id: str
+    alert_subject: str
+    alert_message: str  # the file's own part of the message
 
 
 @dataclass(frozen=True)
@@ -201,19 +209,23 @@ def topic_arn(settings: Settings) -> str:
     return client(settings, "sns").create_topic(Name=settings.topic)["TopicArn"]
 
 
-def send_alerts(settings: Settings, files: Sequence[tuple[str, str, Findings]]) -> dict[str, str]:
+def send_alerts(
+    settings: Settings, files: Sequence[tuple[str, str, Findings]], recorded_with_outcome: Collection[str] = ()
+) -> dict[str, FileOutcomeAlert]:
     """Publish one message for the files (source key, version, findings) that changed an
-    episode's state and whose alert was not sent yet; the message id by file.
+    episode's state and whose alert was not sent yet; what was sent, by file (its own part
+    of the message, which its ledger item keeps).
 
     At most once per file version: each file's alert is claimed before publishing, and the
     message covers the files whose claim this call won. A publish that fails, or a claim
-    that fails after others were won, gives the claims back, so the retry sends them;
-    giving them back and recording what was sent (on each file's ledger item, with the part
-    of the message about that file) are retried here, since the message's retry cannot redo
-    either (a claim left behind keeps the retry from sending; a sent alert not recorded
-    looks unsent). Only a process killed between claim and publish, or writes that keep
-    failing, leave an alert unsent or unrecorded, and `verify` reports such a file (episode
-    changes, no alert recorded).
+    that fails after others were won, gives the claims back, so the retry sends them. What
+    was sent is recorded on each file's ledger item here, except for the files in
+    `recorded_with_outcome`, whose outcome, written next, carries it. Giving claims back and
+    recording are retried in place, since the message's retry cannot redo either (a claim
+    left behind keeps the retry from sending; a sent alert not recorded looks unsent). Only
+    a process killed between claim and publish, or writes that keep failing, leave an alert
+    unsent or unrecorded, and `verify` reports such a file (episode changes, no alert
+    recorded).
     """
     won: list[tuple[str, str, Findings]] = []
     try:
@@ -233,12 +245,14 @@ def send_alerts(settings: Settings, files: Sequence[tuple[str, str, Findings]]) 
         for key, version, _ in won:
             persist(partial(release_alert, settings, key, version), "alert_claim_release_failed", source_key=key)
         raise
-    message_id = response["MessageId"]
+    sent = {}
     for key, _, findings in won:
         own = alert if len(won) == 1 else compose_alert(key, findings, settings.alert_max_lines)
-        record = partial(record_alert, settings, key, message_id, alert.subject, own.message)
-        persist(record, "alert_record_failed", source_key=key)
-    return {key: message_id for key, _, _ in won}
+        sent[key] = FileOutcomeAlert(response["MessageId"], alert.subject, own.message)
+        if key not in recorded_with_outcome:
+            record = partial(record_alert, settings, key, *sent[key])
+            persist(record, "alert_record_failed", source_key=key)
+    return sent
 
 
 def recovered(pending: Pending) -> tuple[str, str, Findings]:

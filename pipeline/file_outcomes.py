@@ -57,12 +57,11 @@ class FileOutcome:
 
 
 def record_outcome(settings: Settings, outcome: FileOutcome, with_files: Sequence[str] | None = None) -> None:
-    """SET every field but the alert ones, which belong to the alert claim; the file is
-    done, so the progress of its chunks goes. The first file of a group (`with_files`: the
-    others, maybe none) enters the day's index for them all; the others leave it."""
-    data = {
-        k: v for k, v in asdict(outcome).items() if k != "source_key" and not k.startswith("alert_") and v is not None
-    }
+    """SET every field that has a value (the alert ones when this try sent the file's alert:
+    a retry that finds it sent leaves them as they are); the file is done, so the progress of
+    its chunks goes. The first file of a group (`with_files`: the others, maybe none) enters
+    the day's index for them all; the others leave it."""
+    data = {k: v for k, v in asdict(outcome).items() if k != "source_key" and v is not None}
     removed = ["progress"]
     if with_files is None:
         removed += ["processed_day", "with_files"]

@@ -30,7 +30,6 @@ from pipeline import raw_files
 from pipeline.alerts import Findings
 from pipeline.assessment import Assessment
 from pipeline.aws import client
-from pipeline.dynamo import persist
 from pipeline.episodes import Notice
 from pipeline.events import ObjectCreated
 from pipeline.file_outcomes import PARTIAL, PROCESSED, QUARANTINED, FileOutcome, record_outcome
@@ -353,8 +352,8 @@ def _part(
     progress: Progress,
 ) -> Part:
     """One chunk of the file, validated (its rejects quarantined), with the report that
-    records its progress or, for the last chunk, records the outcome and returns what the
-    file's alert is to say (sent with its group's, `storing`)."""
+    records its progress or, for the last chunk, returns the file's outcome and what its
+    alert is to say (`storing` sends the group's alert, then records the outcomes)."""
     common, key = opened.common, opened.key
     version = common["version"]
     validated = validate_rows(rows, SiteClocks(partial(site_timezones, settings, rows)))
@@ -362,11 +361,7 @@ def _part(
         raw_files.quarantine_rejects(settings, key, validated.rejects, part=number)
 
     def report(
-        assessment: Assessment,
-        stored: Stored,
-        processed_at: str,
-        notices: Sequence[Notice],
-        with_files: Sequence[str] | None,
+        assessment: Assessment, stored: Stored, processed_at: str, notices: Sequence[Notice]
     ) -> tuple[Progress | FileOutcome, Findings | None]:
         anomalies = [r for r in assessment.records if r.anomaly]
         findings = progress.findings.add(anomalies, assessment.gaps, settings.alert_max_lines, notices)
@@ -391,9 +386,6 @@ def _part(
             **done.counts(),
             **{**common, "processed_at": done.processed_at},
         )
-        # idempotent, and one of the last writes of a group that may hold hundreds of files:
-        # tried in place rather than failing the group and storing all of it again
-        persist(partial(record_outcome, settings, outcome, with_files), "outcome_not_recorded", source_key=key)
         return outcome, findings
 
     uploaded_at = common.get("uploaded_at") or ""

@@ -21,13 +21,14 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from pipeline.alerts import Findings, recovered, send_alerts
 from pipeline.assessment import Assessment, assess
-from pipeline.dynamo import backoff, marshal, query
+from pipeline.dynamo import backoff, marshal, persist, query
 from pipeline.episodes import Notice, Pending, advance_sites
-from pipeline.file_outcomes import FileOutcome
+from pipeline.file_outcomes import FileOutcome, record_outcome
 from pipeline.logs import log
 from pipeline.progress import Progress
 from pipeline.record_store import Stored, changes, existing_records, store_parts
@@ -41,11 +42,9 @@ from pipeline.timestamps import parse_utc
 from pipeline.validation import Reading
 
 CLAIM_ATTEMPTS = 5  # ~1 s of waiting in the invocation; longer waits go back to the queue (deferral)
-# A part's report is told the group's other files when it is the group's first part (its
-# ledger item lists them in the day's index; None for the others) and returns its progress,
-# or for a file's last part its outcome and what its alert is to say (`send_alerts`).
-Reported = tuple["Progress | FileOutcome", "Findings | None"]
-Report = Callable[[Assessment, Stored, str, Sequence[Notice], "Sequence[str] | None"], Reported]
+# A part's report records its progress, or for a file's last part returns its outcome (not
+# yet recorded) and what its alert is to say.
+Report = Callable[[Assessment, Stored, str, Sequence[Notice]], tuple["Progress | FileOutcome", "Findings | None"]]
 Key = tuple[str, str]
 
 
@@ -197,20 +196,40 @@ def _judge_and_store(settings: Settings, parts: Sequence[Part]) -> list[Progress
             lease=held,
         )
         held.check()
-        others = [p.source_key for p in parts[1:]]
         reported = [
-            part.report(assessment, stored_part, processed_at, notices, None if n else others)
-            for n, ((part, assessment, _, notices), stored_part) in enumerate(zip(judged, results, strict=True))
+            part.report(assessment, stored_part, processed_at, notices)
+            for (part, assessment, _, notices), stored_part in zip(judged, results, strict=True)
         ]
-        left = {p.key: recovered(p) for unannounced in inherited.values() for p in unannounced}
-        alerting = [
-            (p.source_key, p.version, f) for (p, *_), (_, f) in zip(judged, reported, strict=True) if f is not None
-        ]
-        sent = send_alerts(settings, [*left.values(), *alerting])
-        return [
-            replace(done, alert_message_id=sent.get(done.source_key)) if isinstance(done, FileOutcome) else done
-            for done, _ in reported
-        ]
+        return _alert_and_record(settings, parts, inherited, reported)
+
+
+def _alert_and_record(
+    settings: Settings,
+    parts: Sequence[Part],
+    inherited: Mapping[str, Sequence[Pending]],
+    reported: Sequence[tuple[Progress | FileOutcome, Findings | None]],
+) -> list[Progress | FileOutcome]:
+    """Send the group's alert (with what abandoned tries left unannounced), then record each
+    file's outcome with its part of the alert: in place, with retries (idempotent, and failing
+    it would fail a group that may hold hundreds of files). The first file's outcome lists the
+    group's other files, for the ledger's day index."""
+    left = {p.key: recovered(p) for unannounced in inherited.values() for p in unannounced}
+    outcomes = [
+        (part, done, f) for part, (done, f) in zip(parts, reported, strict=True) if isinstance(done, FileOutcome)
+    ]
+    alerting = [(part.source_key, part.version, f) for part, _, f in outcomes if f is not None]
+    recorded = {part.source_key for part, _, _ in outcomes}
+    sent = send_alerts(settings, [*left.values(), *alerting], recorded_with_outcome=recorded)
+    others = [p.source_key for p in parts[1:]]
+    done_by_key = {}
+    for part, outcome, _ in outcomes:
+        alert = sent.get(part.source_key)
+        done = replace(outcome, **alert._asdict()) if alert else outcome
+        first = part is parts[0]
+        record = partial(record_outcome, settings, done, others if first else None)
+        persist(record, "outcome_not_recorded", source_key=part.source_key)
+        done_by_key[part.source_key] = done
+    return [done_by_key.get(part.source_key, done) for part, (done, _) in zip(parts, reported, strict=True)]
 
 
 def _inherited(states: Mapping[str, SiteState], own: Sequence[Pending]) -> dict[str, tuple[Pending, ...]]:

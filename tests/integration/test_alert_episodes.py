@@ -111,7 +111,8 @@ def test_an_acknowledged_episode_sends_no_reminder_but_resolves(hourly_site, run
     ]
 
 
-@pytest.mark.parametrize("fail_at", [1, 2, 3, 4, 5, 6, 7, 8])
+# the third file's writes: claim, rollups, records, the alert's claim, publish, outcome, release
+@pytest.mark.parametrize("fail_at", [1, 2, 3, 4, 5, 6, 7])
 def test_a_write_failing_mid_file_then_redelivered_ends_with_the_same_episodes_and_messages(
     settings, moto_server, fail_at
 ):
