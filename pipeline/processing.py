@@ -135,8 +135,12 @@ def process_batch(
     `GROUP_FILES` or one chunk's worth at a time (`store_group`). A file named twice is
     stored once.
 
-    Starts a message only with more than `reserve_ms` left.
+    The messages are taken in upload order (their files' S3 event times; SQS hands them out
+    in any order): each group then holds files older than the next group's, so the series
+    rules see a site's readings in time order and readings newer than what a site stored
+    need no existence read. Starts a message only with more than `reserve_ms` left.
     """
+    messages = sorted(messages, key=lambda m: min((o.event_time or "" for o in m.objects), default=""))
     result = BatchResult()
     waiting: dict[str, tuple[Opened, Message, list[str]]] = {}  # by key: the file, where it came from
     held = Held(settings)

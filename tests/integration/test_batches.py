@@ -124,7 +124,7 @@ def test_a_group_failing_with_a_file_of_its_message_unread_loses_neither(setting
     assert [r.timestamp for r in site_records(settings, "site-1")] == ["2026-11-29T06:00:00Z", "2026-11-29T06:15:00Z"]
 
 
-def test_a_batch_holds_at_most_a_chunks_worth_of_small_files_at_once(settings, monkeypatch):
+def test_a_batch_holds_at_most_a_chunks_worth_of_small_files_at_once_in_upload_order(settings, monkeypatch):
     from dataclasses import replace
 
     from pipeline import processing
@@ -137,12 +137,22 @@ def test_a_batch_holds_at_most_a_chunks_worth_of_small_files_at_once(settings, m
         raw_files.upload(small, key, json.dumps([reading("site-1", f"2026-11-29T{i:02d}:00:00Z")]).encode())
     groups = []
     real = processing.store_group
-    monkeypatch.setattr(processing, "store_group", lambda s, parts: groups.append(len(parts)) or real(s, parts))
-    messages = [processing.Message(f"m{i}", [ObjectCreated(small.bucket, key)]) for i, key in enumerate(keys)]
+    monkeypatch.setattr(
+        processing, "store_group", lambda s, parts: groups.append([p.source_key for p in parts]) or real(s, parts)
+    )
+    looked_up = []
+    real_lookup = storing.existing_records
+    monkeypatch.setattr(storing, "existing_records", lambda s, keys: looked_up.extend(keys) or real_lookup(s, keys))
+    uploaded = [f"2026-11-29T10:{i:02d}:00Z" for i in range(12)]
+    messages = [  # handed out newest first
+        processing.Message(f"m{i}", [ObjectCreated(small.bucket, key, uploaded[i])]) for i, key in enumerate(keys)
+    ][::-1]
 
     result = processing.process_batch(small, messages, time_left_ms=lambda: 60_000, reserve_ms=10_000)
 
-    assert groups == [5, 5, 2], "stored as soon as they hold a chunk's worth of rows"
+    # stored as soon as they hold a chunk's worth of rows, in upload order: no reading is
+    # older than what its site stored before it, so none is looked up
+    assert groups == [keys[:5], keys[5:10], keys[10:]] and looked_up == []
     assert result.errors == {} and len(result.started) == 12
     assert len(list(site_records(small, "site-1"))) == 12
 
