@@ -4,7 +4,7 @@ What the series rules remember of each site lives on the site's item in the site
 with a version. Storing a file (or a group of small files, `pipeline.storing`) claims every
 site it carries at once: one conditional write for one site, one transaction for several.
 The claim saves the new histories, moves each version on, takes a lease and keeps the
-newest timestamp the sites will have stored (`stored_until`), on the condition that no
+span of timestamps the sites will have stored (`Span`), on the condition that no
 other file changed the version since it was read and that no other file holds the lease.
 So two files of one site are never stored at once: the one that loses raises `SitesBusy`
 (a `TransientError`) and is judged again a moment later, counted against what the winner
@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -97,6 +97,39 @@ class Inflight:
         episodes = SiteEpisodes.from_item(item.get("episodes"))
         pending = tuple(Pending.from_item(p) for p in item.get("pending", ()))
         return cls(item["token"], history, item["processed_at"], days, repair, episodes, pending)
+
+
+AHEAD_LIMIT = 100  # timestamps dated after the processing time a site keeps apart, at most
+
+
+@dataclass(frozen=True)
+class Span:
+    """What a site has stored, as far as existence reads go: records up to `until` and at the
+    few timestamps in `ahead` (readings dated after the time they were processed, a meter
+    clock's glitch: counted into `until` they would send every later reading to an existence
+    read until real time caught up). No record exists anywhere else, so a reading there
+    needs no read."""
+
+    until: str = ""
+    ahead: frozenset[str] = frozenset()
+
+    def may_hold(self, timestamp: str) -> bool:
+        return timestamp <= self.until or timestamp in self.ahead
+
+    def with_stored(self, timestamps: Iterable[str], now: str) -> Span:
+        """After storing records at `timestamps`, processed at `now`: those up to `now` move
+        `until` on, the later ones are kept apart until `now` passes them (past `AHEAD_LIMIT`
+        of them, `until` takes them all in)."""
+        every = self.ahead | set(timestamps)
+        until = max([self.until, *(t for t in every if t <= now)])
+        ahead = frozenset(t for t in every if t > until)
+        if len(ahead) > AHEAD_LIMIT:
+            return Span(max(ahead))
+        return Span(until, ahead)
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Span:
+        return cls(str(item.get("stored_until", "")), frozenset(item.get("stored_ahead", ())))
 
 
 @dataclass(frozen=True)
@@ -213,17 +246,17 @@ def claimed(
     inflight: Mapping[str, Inflight] | None = None,
     episodes: Mapping[str, SiteEpisodes] | None = None,
     *,
-    stored_until: Mapping[str, str] | None = None,
+    stored: Mapping[str, Span] | None = None,
 ) -> Iterator[Lease]:
     """Hold the sites in `versions` (as read) for `token` while the body runs, saving the
     `moved` histories, the sites' `episodes`, the `inflight` records and the newest timestamp
-    the sites will have stored (`stored_until`) with the claim.
+    the sites will have stored (`stored`) with the claim.
 
     The lease is released when the body returns. When it raises, the in-flight records stay
     and the lease is left to the file's retry (`failed_lease`), so that the retry resumes the
     same try at once while other files still wait (see the module's docstring).
     """
-    claim(settings, versions, moved, token, inflight, episodes, stored_until=stored_until)
+    claim(settings, versions, moved, token, inflight, episodes, stored=stored)
     lease = Lease(settings, versions.keys(), token).start()
     try:
         yield lease
@@ -278,7 +311,7 @@ def claim(
     inflight: Mapping[str, Inflight] | None = None,
     episodes: Mapping[str, SiteEpisodes] | None = None,
     *,
-    stored_until: Mapping[str, str] | None = None,
+    stored: Mapping[str, Span] | None = None,
 ) -> None:
     """Take the sites: one conditional write for a single site, else one transaction per 100
     sites (all of them or none, so that no history is saved for a file that could not claim
@@ -286,7 +319,7 @@ def claim(
     dynamodb = client(settings, "dynamodb")
     now = _now()
     taken: list[str] = []
-    inflight, episodes, stored_until = inflight or {}, episodes or {}, stored_until or {}
+    inflight, episodes, stored = inflight or {}, episodes or {}, stored or {}
     for sites in chunks(sorted(versions), TRANSACTION_ITEMS):
         actions = [
             _claim_action(
@@ -298,7 +331,7 @@ def claim(
                 token,
                 now,
                 episodes.get(site),
-                stored_until.get(site),
+                stored.get(site),
             )
             for site in sites
         ]
@@ -357,7 +390,7 @@ def _claim_action(
     token: str,
     now: int,
     episodes: SiteEpisodes | None = None,
-    stored_until: str | None = None,
+    stored: Span | None = None,
 ) -> dict[str, Any]:
     values: dict[str, Any] = {
         ":next": version + 1,
@@ -374,9 +407,9 @@ def _claim_action(
     if episodes is not None:
         update += ", episodes = :e"
         values[":e"] = episodes.to_item()
-    if stored_until:
-        update += ", stored_until = :su"
-        values[":su"] = stored_until
+    if stored is not None and stored.until:
+        update += ", stored_until = :su, stored_ahead = :sa"
+        values[":su"], values[":sa"] = stored.until, sorted(stored.ahead)
     if inflight is not None:
         update += ", inflight = :i"
         values[":i"] = inflight.to_item()

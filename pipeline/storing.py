@@ -36,7 +36,7 @@ from pipeline.records import Record
 from pipeline.rollup_rebuild import rebuild_days
 from pipeline.rollups import change_token, gap_deltas
 from pipeline.settings import Settings
-from pipeline.site_claims import Inflight, SitesBusy, SiteState, claimed, site_states
+from pipeline.site_claims import Inflight, SitesBusy, SiteState, Span, claimed, site_states
 from pipeline.sites import Site, register_unknown, site_items
 from pipeline.timestamps import parse_utc
 from pipeline.validation import Reading
@@ -120,10 +120,10 @@ def _judge_and_store(settings: Settings, parts: Sequence[Part]) -> list[Progress
     # The processing time is stored text (in a file's progress, or in the in-flight try being
     # repeated), the same for every chunk and try; the rules read it as their clock.
     processed_at = next(iter(resumed.values())).processed_at if resumed else parts[0].processed_at
-    stored_until = _stored_until(settings, items, site_ids)
+    spans = _stored_spans(settings, items, site_ids)
     stored = existing_records(
         settings,
-        [(r.site_id, r.timestamp) for p in parts for r in p.readings if r.timestamp <= stored_until[r.site_id]],
+        [(r.site_id, r.timestamp) for p in parts for r in p.readings if spans[r.site_id].may_hold(r.timestamp)],
     )
     histories = {site_id: state.history for site_id, state in states.items()}
     episodes = {site_id: state.episodes for site_id, state in states.items()}
@@ -134,7 +134,7 @@ def _judge_and_store(settings: Settings, parts: Sequence[Part]) -> list[Progress
         assessment = assess(part.readings, sites, part.source_key, parse_utc(processed_at), histories, before)
         if assessment.estimates:
             unseen = [
-                e.key for e in assessment.estimates if e.key not in current and e.key[1] <= stored_until[e.key[0]]
+                e.key for e in assessment.estimates if e.key not in current and spans[e.site_id].may_hold(e.timestamp)
             ]
             current.update(existing_records(settings, unseen))
             before.update({e.key: current[e.key] for e in assessment.estimates if e.key in current})
@@ -158,7 +158,6 @@ def _judge_and_store(settings: Settings, parts: Sequence[Part]) -> list[Progress
             current[new.key] = new
         judged.append((part, assessment, before, notices))
     days = _days_moved([a for _, a, _, _ in judged])
-    newest = _newest(judged)
     pending = _pending(judged, settings.alert_max_lines)
     inherited = _inherited(states, [p for own in pending.values() for p in own])
     inflight = {
@@ -174,8 +173,9 @@ def _judge_and_store(settings: Settings, parts: Sequence[Part]) -> list[Progress
         for site_id, state in states.items()
     }
     versions = {site_id: state.version for site_id, state in states.items()}
-    until = {site_id: max(stored_until[site_id], newest.get(site_id, "")) for site_id in site_ids}
-    with claimed(settings, versions, histories, attempt, inflight, episodes, stored_until=until) as held:
+    written = _timestamps(judged)
+    until = {site_id: spans[site_id].with_stored(written.get(site_id, ()), processed_at) for site_id in site_ids}
+    with claimed(settings, versions, histories, attempt, inflight, episodes, stored=until) as held:
         for site_id, state in states.items():
             if state.repair:
                 changed = rebuild_days(settings, site_id, state.repair)
@@ -264,11 +264,10 @@ def _pending(
     return {site_id: tuple(pending) for site_id, pending in found.items()}
 
 
-def _stored_until(settings: Settings, items: Mapping[str, Mapping[str, Any]], site_ids: set[str]) -> dict[str, str]:
-    """The newest timestamp stored for each site (a reading or an estimate): no record can
-    exist past it, so readings newer than it need no existence read. Kept on the site's item
-    by each claim; a site claimed before it was kept is asked once, by its newest record."""
-    known = {s: str(items[s]["stored_until"]) for s in site_ids if "stored_until" in items.get(s, {})}
+def _stored_spans(settings: Settings, items: Mapping[str, Mapping[str, Any]], site_ids: set[str]) -> dict[str, Span]:
+    """What each site has stored, as far as existence reads go (`Span`), kept on the site's
+    item by each claim; a site claimed before it was kept is asked once, by its newest record."""
+    known = {s: Span.from_item(items[s]) for s in site_ids if "stored_until" in items.get(s, {})}
     for site_id in sorted(site_ids - known.keys()):
         newest = query(
             settings,
@@ -281,17 +280,17 @@ def _stored_until(settings: Settings, items: Mapping[str, Mapping[str, Any]], si
             ConsistentRead=True,
             PaginationConfig={"MaxItems": 1, "PageSize": 1},
         )
-        known[site_id] = next((str(item["timestamp"]) for item in newest), "")
+        known[site_id] = Span(next((str(item["timestamp"]) for item in newest), ""))
     return known
 
 
-def _newest(judged: Sequence[tuple[Part, Assessment, Any, Any]]) -> dict[str, str]:
-    newest: dict[str, str] = {}
+def _timestamps(judged: Sequence[tuple[Part, Assessment, Any, Any]]) -> dict[str, list[str]]:
+    """The timestamps of the records and estimates the try writes, by site."""
+    found: dict[str, list[str]] = {}
     for _, assessment, _, _ in judged:
         for record in assessment.records + assessment.estimates:
-            if record.timestamp > newest.get(record.site_id, ""):
-                newest[record.site_id] = record.timestamp
-    return newest
+            found.setdefault(record.site_id, []).append(record.timestamp)
+    return found
 
 
 def _fillable(estimates: Sequence[Record], before: Mapping[Key, Record]) -> list[Record]:

@@ -80,6 +80,30 @@ def test_readings_newer_than_a_sites_newest_stored_are_not_looked_up(settings, r
     assert [(o.written, o.unchanged) for o in outcomes.values()] == [(2, 0), (1, 0), (1, 1)]
 
 
+def test_a_reading_dated_in_the_future_sends_no_later_reading_to_an_existence_read(settings, runner, monkeypatch):
+    """A meter clock's glitch (a reading dated years ahead) is stored and kept apart: the
+    site's next readings are not looked up, and the glitch's timestamp, sent again, is."""
+    put_sites(settings, make_sites(1))
+    looked_up = []
+    real = storing.existing_records
+    monkeypatch.setattr(storing, "existing_records", lambda s, keys: looked_up.append(list(keys)) or real(s, keys))
+
+    def store(name: str, *timestamps: str) -> None:
+        rows = [reading("site-1", ts) for ts in timestamps]
+        raw_files.upload(settings, f"raw/2026/11/29/{name}.json", json.dumps(rows).encode())
+        runner.drain()
+
+    store("glitch", "2026-11-29T06:00:00Z", "2099-01-01T00:00:00Z")
+    store("next", "2026-11-29T06:15:00Z", "2026-11-29T06:30:00Z")
+    store("again", "2026-11-29T06:45:00Z", "2099-01-01T00:00:00Z")
+
+    assert looked_up == [[], [], [("site-1", "2099-01-01T00:00:00Z")]]
+    outcomes = file_outcomes(settings, [f"raw/2026/11/29/{n}.json" for n in ("glitch", "next", "again")])
+    assert [(o.written, o.unchanged) for o in outcomes.values()] == [(2, 0), (2, 0), (1, 1)]
+    [rollup] = [r for r in site_rollups(settings, "site-1", "2099", "2100")]
+    assert rollup.readings == 1, "the glitch counted once"
+
+
 def test_a_group_failing_with_a_file_of_its_message_unread_loses_neither(settings, monkeypatch):
     """A message names two files; one cannot be read yet, the other's group fails with a
     duplicate delivery of it: both messages must come back, and both files end stored."""
