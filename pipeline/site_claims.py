@@ -407,7 +407,7 @@ def _claim_action(
     if episodes is not None:
         update += ", episodes = :e"
         values[":e"] = episodes.to_item()
-    if stored is not None and stored.until:
+    if stored is not None:
         update += ", stored_until = :su, stored_ahead = :sa"
         values[":su"], values[":sa"] = stored.until, sorted(stored.ahead)
     if inflight is not None:

@@ -4,6 +4,9 @@ stored once, and readings newer than anything a site stored cost no existence re
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+
+import pytest
 
 from local_aws.runner import Runner
 from pipeline import raw_files, storing
@@ -60,9 +63,11 @@ def test_a_file_named_twice_in_one_batch_is_stored_once(settings):
     assert rollup.readings == 1
 
 
-def test_readings_newer_than_a_sites_newest_stored_are_not_looked_up(settings, runner, monkeypatch):
+@pytest.fixture
+def one_site(settings, runner, monkeypatch) -> tuple[Callable[..., None], list[list[tuple[str, str]]]]:
+    """A site, a way to store a file of its readings, and the keys each store looked up."""
     put_sites(settings, make_sites(1))
-    looked_up = []
+    looked_up: list[list[tuple[str, str]]] = []
     real = storing.existing_records
     monkeypatch.setattr(storing, "existing_records", lambda s, keys: looked_up.append(list(keys)) or real(s, keys))
 
@@ -71,6 +76,11 @@ def test_readings_newer_than_a_sites_newest_stored_are_not_looked_up(settings, r
         raw_files.upload(settings, f"raw/2026/11/29/{name}.json", json.dumps(rows).encode())
         runner.drain()
 
+    return store, looked_up
+
+
+def test_readings_newer_than_a_sites_newest_stored_are_not_looked_up(settings, one_site):
+    store, looked_up = one_site
     store("first", "2026-11-29T06:00:00Z", "2026-11-29T06:15:00Z")
     store("newer", "2026-11-29T06:30:00Z")
     store("again", "2026-11-29T06:15:00Z", "2026-11-29T06:45:00Z")  # one stored before, one new
@@ -80,19 +90,10 @@ def test_readings_newer_than_a_sites_newest_stored_are_not_looked_up(settings, r
     assert [(o.written, o.unchanged) for o in outcomes.values()] == [(2, 0), (1, 0), (1, 1)]
 
 
-def test_a_reading_dated_in_the_future_sends_no_later_reading_to_an_existence_read(settings, runner, monkeypatch):
+def test_a_reading_dated_in_the_future_sends_no_later_reading_to_an_existence_read(settings, one_site):
     """A meter clock's glitch (a reading dated years ahead) is stored and kept apart: the
     site's next readings are not looked up, and the glitch's timestamp, sent again, is."""
-    put_sites(settings, make_sites(1))
-    looked_up = []
-    real = storing.existing_records
-    monkeypatch.setattr(storing, "existing_records", lambda s, keys: looked_up.append(list(keys)) or real(s, keys))
-
-    def store(name: str, *timestamps: str) -> None:
-        rows = [reading("site-1", ts) for ts in timestamps]
-        raw_files.upload(settings, f"raw/2026/11/29/{name}.json", json.dumps(rows).encode())
-        runner.drain()
-
+    store, looked_up = one_site
     store("glitch", "2026-11-29T06:00:00Z", "2099-01-01T00:00:00Z")
     store("next", "2026-11-29T06:15:00Z", "2026-11-29T06:30:00Z")
     store("again", "2026-11-29T06:45:00Z", "2099-01-01T00:00:00Z")

@@ -65,7 +65,7 @@ def test_a_malformed_batch_write_is_not_retried(settings):
     assert plan.calls == [BATCH_WRITE]
 
 
-@pytest.mark.parametrize("throttled", [1, 3], ids=["the claim of the sites", "the claim of the alert"])
+@pytest.mark.parametrize("throttled", [1, 2], ids=["the claim of the sites", "the claim of the alert"])
 def test_a_throttled_claim_is_retried_in_place(settings, throttled: int):
     key = "raw/2026/12/01/two-sites.json"
     rows = [
@@ -73,7 +73,7 @@ def test_a_throttled_claim_is_retried_in_place(settings, throttled: int):
         for site in ("site-1", "site-2")
     ]
     raw_files.upload(settings, key, json.dumps(rows).encode())
-    # the claim of the two sites (a transaction), the outcome, the alert's claim, its record
+    # the claim of the two sites (a transaction), the alert's claim, the outcome (with the alert)
     claims = ("dynamodb.TransactWriteItems", "dynamodb.UpdateItem")
     plan = FaultPlan(fail_at=throttled, only=lambda call: call in claims)
     with injected(settings, plan):
