@@ -39,7 +39,7 @@ from typing import Any
 
 from pipeline.anomalies import History
 from pipeline.aws import TransientError, client
-from pipeline.dynamo import chunks, marshal, persist, unless_throttled
+from pipeline.dynamo import chunks, marshal, pack, persist, unless_throttled, unpack
 from pipeline.episodes import Pending, SiteEpisodes
 from pipeline.logs import log
 from pipeline.settings import Settings
@@ -165,7 +165,7 @@ def site_states(
     states = {}
     for site_id in site_ids:
         item = items.get(site_id, {})
-        inflight = Inflight.from_item(item.get("inflight"))
+        inflight = Inflight.from_item(unpack(item.get("inflight")))
         version = int(item.get("history_version", 0))
         episodes = SiteEpisodes.from_item(item.get("episodes"))
         if inflight is not None and inflight.token == token:
@@ -174,7 +174,8 @@ def site_states(
             continue
         if inflight is not None and lease is not None and inflight.token.startswith(f"{lease}."):
             inflight = None
-        states[site_id] = SiteState(version, History.from_item(item.get("history")), episodes, abandoned=inflight)
+        history = History.from_item(unpack(item.get("history")))
+        states[site_id] = SiteState(version, history, episodes, abandoned=inflight)
     return states
 
 
@@ -403,7 +404,7 @@ def _claim_action(
     update = "SET history_version = :next, lease = :t, lease_until = :until"
     if history is not None:
         update += ", history = :h"
-        values[":h"] = history.to_item()
+        values[":h"] = pack(history.to_item())
     if episodes is not None:
         update += ", episodes = :e"
         values[":e"] = episodes.to_item()
@@ -412,7 +413,7 @@ def _claim_action(
         values[":su"], values[":sa"] = stored.until, sorted(stored.ahead)
     if inflight is not None:
         update += ", inflight = :i"
-        values[":i"] = inflight.to_item()
+        values[":i"] = pack(inflight.to_item())
     return {
         "Update": {
             "TableName": settings.sites_table,

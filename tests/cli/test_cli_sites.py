@@ -9,7 +9,7 @@ from decimal import Decimal
 
 from pipeline import raw_files
 from pipeline.aws import client
-from pipeline.dynamo import marshal
+from pipeline.dynamo import marshal, unpack
 from pipeline.ops.simulation import make_sites
 from pipeline.record_store import site_records
 from pipeline.sites import Site, get_site_item, put_sites
@@ -83,7 +83,7 @@ def test_set_changes_only_the_named_values_and_keeps_the_pipelines_state(cli, se
     )
     runner.drain()
     before = get_site_item(settings, "site-1")
-    assert before["history"]["last_timestamp"] == "2026-11-29T06:00:00Z"
+    assert unpack(before["history"])["last_timestamp"] == "2026-11-29T06:00:00Z"
 
     code, out = cli("sites", "set", "site-1", "capacity_kw=5", "timezone=Europe/Berlin", "thresholds.spike_k=5")
     assert code == 0

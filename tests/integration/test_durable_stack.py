@@ -59,7 +59,7 @@ def everything(settings: Settings) -> dict[str, Any]:
     for name in (settings.table, settings.rollup_table, settings.files_table, settings.sites_table):
         pages = dynamodb.get_paginator("scan").paginate(TableName=name)
         items = [item for page in pages for item in page["Items"]]
-        tables[name] = sorted(json.dumps(item, sort_keys=True) for item in items)
+        tables[name] = sorted(json.dumps(item, sort_keys=True, default=str) for item in items)  # binary: b"..."
     queues = {}
     for name in (settings.dlq, settings.alerts_queue):
         url = sqs.get_queue_url(QueueName=name)["QueueUrl"]

@@ -20,7 +20,7 @@ import pytest
 
 from local_aws.runner import Runner
 from pipeline import dynamo, raw_files, site_claims
-from pipeline.dynamo import query
+from pipeline.dynamo import query, unpack
 from pipeline.file_outcomes import file_outcomes
 from pipeline.ops.alert_history import delivered_alerts
 from pipeline.ops.bootstrap import bootstrap
@@ -91,7 +91,7 @@ def state(settings: Settings) -> dict:
         "changes delivered": sorted(line for a in alerts for line in a.message.splitlines() if line[:8] in CHANGES),
         "messages": len(alerts),
         "episodes": {s: sites[s].get("episodes") for s in SITES},
-        "histories": {s: sites[s]["history"] for s in SITES},
+        "histories": {s: unpack(sites[s]["history"]) for s in SITES},
         "left held": [s for s in SITES if {"lease", "inflight"} & sites[s].keys()],
     }
 

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from local_aws.runner import Runner
 from pipeline import dynamo, raw_files
-from pipeline.dynamo import query
+from pipeline.dynamo import query, unpack
 from pipeline.file_outcomes import file_outcomes
 from pipeline.ops.alert_history import delivered_alerts
 from pipeline.ops.bootstrap import bootstrap
@@ -111,7 +111,7 @@ def state(settings: Settings) -> dict:
         "alerts": len(alerts),
         "alert texts": sorted(a.message for a in alerts),
         "episodes": {s: sites[s].get("episodes") for s in SITES},
-        "histories": {s: sites[s]["history"] for s in SITES},
+        "histories": {s: unpack(sites[s]["history"]) for s in SITES},
         "left held": [s for s in SITES if {"lease", "inflight"} & sites[s].keys()],
         "quarantined rows": [r["row"] for r in raw_files.read_rejects(settings, KEY)],
     }
