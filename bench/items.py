@@ -23,9 +23,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.billing import item_size  # noqa: E402
 from bench.common import embedded_stack, machine_note, number, parse_args, progress, ratio_line  # noqa: E402
 from pipeline import raw_files  # noqa: E402
-from pipeline.dynamo import batch_get  # noqa: E402
+from pipeline.aws import client  # noqa: E402
+from pipeline.dynamo import marshal  # noqa: E402
 from pipeline.processing import process_object  # noqa: E402
 from pipeline.sites import Site, put_sites  # noqa: E402
 from pipeline.timestamps import utc_text  # noqa: E402
@@ -35,23 +37,6 @@ DAY = datetime(2026, 11, 29, tzinfo=UTC)
 LIMIT_BYTES = 400 * 1024
 TOKEN_BYTES = 20
 BOUND_BYTES = 8 * 1024  # "a few KB", whatever the upload cadence
-
-
-def item_size(value: Any, name: str = "") -> int:
-    """Bytes DynamoDB counts for an attribute (name + value), near enough to compare items."""
-    size = len(name.encode())
-    if isinstance(value, str):
-        return size + len(value.encode())
-    if isinstance(value, bool) or value is None:
-        return size + 1
-    if isinstance(value, (int, float, Decimal)):
-        digits = len(str(abs(Decimal(str(value)))).replace(".", "").lstrip("0")) or 1
-        return size + (digits + 1) // 2 + 1
-    if isinstance(value, dict):
-        return size + 3 + sum(item_size(v, k) + 1 for k, v in value.items())
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return size + 3 + sum(item_size(v) + 1 for v in value)
-    return size + len(json.dumps(value, default=str).encode())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,8 +85,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _size(settings: Any, table: str, **key: str) -> int:
-    item = next(batch_get(settings, table, [key]), {})
-    return sum(item_size(value, name) for name, value in item.items())
+    """The item's size as DynamoDB bills it (`bench.billing.item_size`)."""
+    found = client(settings, "dynamodb").get_item(TableName=table, Key=marshal(key), ConsistentRead=True)
+    return item_size(found.get("Item"))
 
 
 if __name__ == "__main__":
