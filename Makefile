@@ -9,9 +9,7 @@ PORT ?= 8501
 # pytest-xdist workers: the tests mostly wait on their embedded moto server (one per worker),
 # so more workers than the machine's 2 cores pay; `make test PYTEST_WORKERS=1` runs in one process.
 PYTEST_WORKERS ?= 3
-# loadgroup: tests marked xdist_group (the benchmark smoke run, which starts every benchmark
-# once per module) stay on one worker; everything else goes wherever a worker is free.
-PYTEST_PARALLEL = $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS) --dist loadgroup,-p no:xdist)
+PYTEST_PARALLEL = $(if $(filter-out 0 1,$(PYTEST_WORKERS)),-n $(PYTEST_WORKERS),-p no:xdist)
 # The fast lane: everything but the browser, Terraform/checkov and the benchmark/reliability runs.
 FAST_TESTS := -m "not slow" tests/unit tests/integration tests/cli tests/app
 

@@ -1,17 +1,19 @@
 """The benchmarks still run: each script at tiny sizes (`--quick`) prints its table and ratio.
 
 No timing is asserted (figures belong in docs/performance.md, not in tests): a benchmark
-that no longer runs against the current pipeline fails here instead of rotting. The
-scripts start together, each in its own process, so the module takes about as long as
-the slowest of them.
+that no longer runs against the current pipeline fails here instead of rotting. Each test
+runs its script in a session of its own and kills the whole session when it ends, so a
+script that hangs takes its own servers (`bench/hostile.py` runs the embedded AWS in a
+child process) down with it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -33,46 +35,39 @@ SCRIPTS = (
 )
 TIMEOUT_SECONDS = 420
 
-# One worker runs the whole module: its fixture starts every benchmark at once, per module.
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("bench")]
+pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def runs() -> Iterator[dict[str, subprocess.Popen[str]]]:
+def run_quick(name: str) -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"} | {"ENERGY_BACKEND": "local"}
-    started = {
-        name: subprocess.Popen(
-            [sys.executable, str(ROOT / "bench" / f"{name}.py"), "--quick"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for name in SCRIPTS
-    }
-    yield started
-    for process in started.values():
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=10)
-
-
-def finished(process: subprocess.Popen[str]) -> tuple[int, str, str]:
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "bench" / f"{name}.py"), "--quick"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    timed_out = False
     try:
         out, err = process.communicate(timeout=TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
-        process.kill()
+        timed_out = True
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # the script, or what it left running
+    if timed_out:
         out, err = process.communicate()
-        pytest.fail(f"still running after {TIMEOUT_SECONDS}s:\n{err[-2000:]}")
+        pytest.fail(f"bench/{name}.py --quick still running after {TIMEOUT_SECONDS}s:\n{err[-2000:]}")
     return process.returncode, out, err
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
-def test_a_benchmark_prints_its_table_and_ratio(runs: dict[str, subprocess.Popen[str]], name: str) -> None:
+def test_a_benchmark_prints_its_table_and_ratio(name: str) -> None:
     # GIVEN the benchmark started with tiny sizes
     # WHEN it finishes
-    code, out, err = finished(runs[name])
+    code, out, err = run_quick(name)
 
     # THEN it succeeded and printed the machine, a markdown table and a ratio line
     assert code == 0, f"bench/{name}.py --quick failed:\n{err[-3000:]}"
