@@ -5,6 +5,9 @@ and jitter, and so is a batch write refused whole for a transient reason (the pu
 whole items: writing them twice is writing them once); what is still unprocessed after
 that raises `TransientError`, so the message goes back to the queue rather than being
 half-stored in silence.
+
+`pack` keeps a nested value (a site's history, its try in flight) as one compressed
+attribute.
 """
 
 from __future__ import annotations
