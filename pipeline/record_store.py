@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from itertools import islice
 
 from pipeline.dynamo import batch_get, batch_write, marshal, query
+from pipeline.lake import write_ahead
 from pipeline.records import Record
 from pipeline.rollups import Delta, RollupKey, apply_deltas, deltas
 from pipeline.schema import ANOMALY_INDEX, ANOMALY_SHARDS
@@ -64,13 +65,13 @@ def store_parts(
     keep_edited: bool = True,
 ) -> list[Stored]:
     """Write what changed, part after part: each part's records against `before`, what the
-    table held once the parts before it were stored. Rollups go first and records after them,
-    so that a retry resuming this try (its sites in `resuming`) finds every moved day marked
-    with its token; each key is written once, as the last part left it. `extra` adds measures
-    that are not readings (missing intervals) to the same rollup update. On a resumed site, a
-    record stored by the earlier try (equal to the letter, processing time included) counts as
-    written, as the first try would have said. `keep_edited=False` is for the edit itself
-    (`record_edits`)."""
+    table held once the parts before it were stored. Rollups go first and records after them
+    (each preceded by its row in the data lake, `lake.write_ahead`), so that a retry resuming
+    this try (its sites in `resuming`) finds every moved day marked with its token; each key
+    is written once, as the last part left it. `extra` adds measures that are not readings
+    (missing intervals) to the same rollup update. On a resumed site, a record stored by the
+    earlier try (equal to the letter, processing time included) counts as written, as the
+    first try would have said. `keep_edited=False` is for the edit itself (`record_edits`)."""
     planned = [changes(records, before, keep_edited=keep_edited) for records, before in parts]
     moves = deltas(change for part in planned for change in part)
     for key, delta in (extra or {}).items():
@@ -79,6 +80,7 @@ def store_parts(
     if lease is not None:
         lease.check()
     last = {new.key: new for part in planned for _, new in part}
+    write_ahead(settings, last.values())
     batch_write(settings, settings.table, [new.to_item() for new in last.values()])
     return [_stored(records, before, part, resuming) for (records, before), part in zip(parts, planned, strict=True)]
 

@@ -58,6 +58,7 @@ class Settings:
     raw_prefix: str = "raw/"
     quarantine_prefix: str = "quarantine/"
     reports_prefix: str = "reports/"  # outside raw/, so a saved report never triggers processing
+    lake_prefix: str = "curated/"  # the data lake's Parquet copy of the records (pipeline.lake)
     data_dir: str = ""  # the embedded stack's data directory (ENERGY_DATA_DIR); only local_aws uses it
     chunk_readings: int = 5_000  # rows judged and stored at once ...
     chunk_mb: int = 16  # ... or fewer, once their text adds up to this: what bounds a file's memory

@@ -24,7 +24,7 @@ data "aws_iam_policy_document" "function_assume_role" {
 
 resource "aws_iam_role" "function" {
   name               = "${local.function_name}-function"
-  description        = "Execution role of ${local.function_name}: read raw files, write quarantine, store records, publish alerts."
+  description        = "Execution role of ${local.function_name}: read raw files, write quarantine and the lake, store records, publish alerts."
   assume_role_policy = data.aws_iam_policy_document.function_assume_role.json
 }
 
@@ -51,6 +51,13 @@ data "aws_iam_policy_document" "function" {
     effect    = "Allow"
     actions   = ["s3:PutObject"]
     resources = ["${aws_s3_bucket.raw.arn}/${local.quarantine_prefix}*"]
+  }
+
+  statement {
+    sid       = "WriteLake"
+    effect    = "Allow"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.raw.arn}/${local.lake_prefix}*"]
   }
 
   statement {

@@ -35,9 +35,11 @@ locals {
     files   = "${var.name_prefix}_files"
   }
 
-  # Where pipeline/ puts raw uploads and rejected rows (Settings.raw_prefix, quarantine_prefix).
+  # Where pipeline/ puts raw uploads, rejected rows and the data lake's Parquet copy of the
+  # records (Settings.raw_prefix, quarantine_prefix, lake_prefix).
   raw_prefix        = "raw/"
   quarantine_prefix = "quarantine/"
+  lake_prefix       = "curated/"
 
   # AWS: the source queue's visibility timeout should be at least six times the function
   # timeout, so a message is not handed out again while a retried invocation still holds it.

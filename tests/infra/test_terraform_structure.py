@@ -39,6 +39,7 @@ FUNCTION_PERMISSIONS = {
     "ReadRawFiles": ({"s3:GetObject"}, {"${aws_s3_bucket.raw.arn}/${local.raw_prefix}*"}),
     "TellMissingRawFilesFromDenied": ({"s3:ListBucket"}, {"${aws_s3_bucket.raw.arn}"}),
     "WriteQuarantine": ({"s3:PutObject"}, {"${aws_s3_bucket.raw.arn}/${local.quarantine_prefix}*"}),
+    "WriteLake": ({"s3:PutObject"}, {"${aws_s3_bucket.raw.arn}/${local.lake_prefix}*"}),
     "StoreRecordsRollupsSitesAndOutcomes": (
         {
             "dynamodb:BatchGetItem",
@@ -231,6 +232,7 @@ def test_the_function_role_may_do_exactly_what_the_pipeline_does(tf) -> None:
         if s.get("effect", "Allow") == "Allow"
     }
     assert granted == FUNCTION_PERMISSIONS
+    assert tf.resolve("${local.lake_prefix}") == Settings().lake_prefix, "where the pipeline puts the lake"
     trust = tf.policy_document("function_assume_role")
     assert trust == [
         {

@@ -27,6 +27,7 @@ from pipeline.ops.bootstrap import bootstrap
 from pipeline.record_store import site_records
 from pipeline.settings import Settings
 from pipeline.sites import Site, put_sites, site_items
+from tests.lake_reader import lake_rows, table_rows
 from tests.reliability.faults import FaultPlan, injected
 
 SITES = ("site-a", "site-b")
@@ -93,6 +94,7 @@ def state(settings: Settings) -> dict:
         "episodes": {s: sites[s].get("episodes") for s in SITES},
         "histories": {s: unpack(sites[s]["history"]) for s in SITES},
         "left held": [s for s in SITES if {"lease", "inflight"} & sites[s].keys()],
+        "the lake's newest rows are the records": lake_rows(settings) == table_rows(settings, SITES),
     }
 
 
@@ -163,8 +165,8 @@ def test_a_failed_group_that_cannot_go_back_whole_ends_as_one_file_at_a_time(mot
 
     monkeypatch.setattr(dynamo, "MAX_ATTEMPTS", 1)
     monkeypatch.setattr(deferral, "send_group", unsendable)
-    # the records of the first site's group (claim, rollups, records)
-    disturbed, runner = run(moto_server, plan := FaultPlan(fail_at=3), batch_size=100)
+    # the records of the first site's group (claim, rollups, the lake's rows, records)
+    disturbed, runner = run(moto_server, plan := FaultPlan(fail_at=4), batch_size=100)
     assert plan.failed == ["dynamodb.BatchWriteItem"] and runner.stats.failed == 3  # that group's messages
     disturbed.pop("messages")
     assert disturbed == {aspect: value for aspect, value in one_by_one.items() if aspect != "messages"}

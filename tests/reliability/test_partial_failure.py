@@ -25,6 +25,7 @@ from pipeline.ops.bootstrap import bootstrap
 from pipeline.record_store import site_records
 from pipeline.settings import Settings
 from pipeline.sites import Site, put_sites, site_items
+from tests.lake_reader import lake_rows, table_rows
 from tests.reliability.faults import FaultPlan, injected
 
 SITES = ("site-a", "site-b")
@@ -113,6 +114,7 @@ def state(settings: Settings) -> dict:
         "episodes": {s: sites[s].get("episodes") for s in SITES},
         "histories": {s: unpack(sites[s]["history"]) for s in SITES},
         "left held": [s for s in SITES if {"lease", "inflight"} & sites[s].keys()],
+        "the lake's newest rows are the records": lake_rows(settings) == table_rows(settings, SITES),
         "quarantined rows": [r["row"] for r in raw_files.read_rejects(settings, KEY)],
     }
 

@@ -1,0 +1,80 @@
+"""Read the data lake as an analyst's DuckDB would, and the records as DynamoDB holds them,
+in one comparable form."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import duckdb
+
+from pipeline.aws import client
+from pipeline.lake import LANDING, NEWEST
+from pipeline.record_store import site_records
+from pipeline.settings import Settings
+from pipeline.timestamps import parse_utc
+
+FIELDS = (
+    "site_id",
+    "timestamp",
+    "energy_generated_kwh",
+    "energy_consumed_kwh",
+    "net_energy_kwh",
+    "anomaly",
+    "anomaly_reasons",
+    "estimated",
+    "estimate_method",
+    "edited",
+    "source_key",
+    "processed_at",
+)
+
+
+def download(settings: Settings, into: Path) -> Path:
+    """Every object of the lake's records, under the same paths."""
+    s3 = client(settings, "s3")
+    prefix = f"{settings.lake_prefix}{LANDING}/"
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix):
+        for obj in page.get("Contents", []):
+            path = into / obj["Key"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(s3.get_object(Bucket=settings.bucket, Key=obj["Key"])["Body"].read())
+    return into / prefix
+
+
+def lake_rows(settings: Settings, *, newest: bool = True) -> list[tuple]:
+    """The lake's rows (each record's newest version, or every version), sorted."""
+    with tempfile.TemporaryDirectory() as into:
+        root = download(settings, Path(into))
+        if not root.exists() or not any(root.rglob("*.parquet")):
+            return []
+        table = f"read_parquet('{root}/**/*.parquet', hive_partitioning = true)"
+        source = f"({NEWEST.format(table=table)})" if newest else table
+        columns = ", ".join(f'"{f}"' for f in FIELDS)
+        # (DuckDB's decimals and UTC datetimes compare equal to the pipeline's by value)
+        return duckdb.connect().sql(f'SELECT {columns} FROM {source} ORDER BY site_id, "timestamp"').fetchall()
+
+
+def table_rows(settings: Settings, site_ids: Iterable[str]) -> list[tuple]:
+    """The same fields of every record DynamoDB holds for the sites, sorted."""
+    found = []
+    for site_id in sorted(site_ids):
+        for r in site_records(settings, site_id):
+            found.append(
+                (
+                    r.site_id,
+                    parse_utc(r.timestamp),
+                    r.energy_generated_kwh,
+                    r.energy_consumed_kwh,
+                    r.net_energy_kwh,
+                    r.anomaly,
+                    list(r.anomaly_reasons),
+                    r.estimated,
+                    r.estimate_method,
+                    r.edited,
+                    r.source_key or None,
+                    parse_utc(r.processed_at) if r.processed_at else None,
+                )
+            )
+    return found
