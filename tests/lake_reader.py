@@ -10,25 +10,12 @@ from pathlib import Path
 import duckdb
 
 from pipeline.aws import client
-from pipeline.lake import LANDING, NEWEST
+from pipeline.lake import COLUMNS, LANDING, NEWEST
 from pipeline.record_store import site_records
 from pipeline.settings import Settings
 from pipeline.timestamps import parse_utc
 
-FIELDS = (
-    "site_id",
-    "timestamp",
-    "energy_generated_kwh",
-    "energy_consumed_kwh",
-    "net_energy_kwh",
-    "anomaly",
-    "anomaly_reasons",
-    "estimated",
-    "estimate_method",
-    "edited",
-    "source_key",
-    "processed_at",
-)
+FIELDS = tuple(c.name for c in COLUMNS if c.name != "written_at")  # in the order `table_rows` gives
 
 
 def download(settings: Settings, into: Path) -> Path:
