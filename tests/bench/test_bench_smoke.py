@@ -1,10 +1,12 @@
 """The benchmarks still run: each script at tiny sizes (`--quick`) prints its table and ratio.
 
 No timing is asserted (figures belong in docs/performance.md, not in tests): a benchmark
-that no longer runs against the current pipeline fails here instead of rotting. Each test
-runs its script in a session of its own and kills the whole session when it ends, so a
-script that hangs takes its own servers (`bench/hostile.py` runs the embedded AWS in a
-child process) down with it.
+that no longer runs against the current pipeline fails here instead of rotting. One test
+starts every script at once, each in a process session of its own, so they fill the time
+other tests spend waiting, and kills every session when it ends: a script that hangs takes
+its own servers (`bench/hostile.py` runs the embedded AWS in a child process) down with it.
+(One test rather than one per script: pytest-xdist would split those over workers, each
+starting its own.)
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -38,9 +41,9 @@ TIMEOUT_SECONDS = 420
 pytestmark = pytest.mark.slow
 
 
-def run_quick(name: str) -> tuple[int, str, str]:
+def start(name: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"} | {"ENERGY_BACKEND": "local"}
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / f"{name}.py"), "--quick"],
         cwd=ROOT,
         env=env,
@@ -49,34 +52,51 @@ def run_quick(name: str) -> tuple[int, str, str]:
         text=True,
         start_new_session=True,
     )
-    timed_out = False
+
+
+def kill_session(process: subprocess.Popen[str]) -> None:
+    """The script, or whatever it left running."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def problem(process: subprocess.Popen[str], deadline: float) -> str | None:
+    """What is wrong with the script's run, or None: it succeeded and printed the machine, a
+    markdown table and a ratio line."""
     try:
-        out, err = process.communicate(timeout=TIMEOUT_SECONDS)
+        out, err = process.communicate(timeout=max(0.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
-        timed_out = True
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # the script, or what it left running
-    if timed_out:
-        out, err = process.communicate()
-        pytest.fail(f"bench/{name}.py --quick still running after {TIMEOUT_SECONDS}s:\n{err[-2000:]}")
-    return process.returncode, out, err
-
-
-@pytest.mark.parametrize("name", SCRIPTS)
-def test_a_benchmark_prints_its_table_and_ratio(name: str) -> None:
-    # GIVEN the benchmark started with tiny sizes
-    # WHEN it finishes
-    code, out, err = run_quick(name)
-
-    # THEN it succeeded and printed the machine, a markdown table and a ratio line
-    assert code == 0, f"bench/{name}.py --quick failed:\n{err[-3000:]}"
+        kill_session(process)
+        _, err = process.communicate()
+        return f"still running after {TIMEOUT_SECONDS}s:\n{err[-2000:]}"
+    if process.returncode != 0:
+        return f"failed:\n{err[-3000:]}"
     lines = out.splitlines()
-    assert any(line.startswith("machine: ") and "cores" in line and "moto" in line for line in lines), out
+    if not any(line.startswith("machine: ") and "cores" in line and "moto" in line for line in lines):
+        return f"no machine line in:\n{out}"
     header = next((i for i, line in enumerate(lines) if line.startswith("| ")), None)
-    assert header is not None, f"no markdown table in:\n{out}"
-    assert set(lines[header + 1].replace("|", "").split()) <= {"---", "---:"}, "the table has no separator row"
-    assert lines[header + 2].startswith("| "), "the table has no rows"
+    if header is None or len(lines) < header + 3:
+        return f"no markdown table in:\n{out}"
+    if not set(lines[header + 1].replace("|", "").split()) <= {"---", "---:"}:
+        return "the table has no separator row"
+    if not lines[header + 2].startswith("| "):
+        return "the table has no rows"
     ratios = [line for line in lines if line.startswith("ratio: ")]
-    assert ratios, f"no ratio line in:\n{out}"
-    assert all(" = " in line and "x (" in line for line in ratios), ratios
+    if not ratios or not all(" = " in line and "x (" in line for line in ratios):
+        return f"no well-formed ratio line in:\n{out}"
+    return None
+
+
+def test_every_benchmark_prints_its_table_and_ratio() -> None:
+    # GIVEN every benchmark started at once with tiny sizes
+    started = {name: start(name) for name in SCRIPTS}
+    deadline = time.monotonic() + TIMEOUT_SECONDS
+    try:
+        # WHEN each finishes
+        problems = {name: found for name, process in started.items() if (found := problem(process, deadline))}
+    finally:
+        for process in started.values():
+            kill_session(process)
+
+    # THEN each succeeded and printed the machine, a markdown table and a ratio line
+    assert not problems, "\n\n".join(f"bench/{name}.py --quick {found}" for name, found in problems.items())
