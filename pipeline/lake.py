@@ -7,7 +7,7 @@ object under `curated/landing/written=YYYY-MM-DD/`, named so that no other write
 name. A failed PUT fails the try before anything is stored; a write that fails after it
 leaves rows its retry writes again, later. So every record DynamoDB holds has its row in
 the lake, and the lake's rows are versions: the record as DynamoDB holds it is the newest
-row of its `(site_id, timestamp)` by `written_at` (`NEWEST`). Re-processing a file adds
+row of its `(site_id, timestamp)` by `written_at` (`newest`). Re-processing a file adds
 newer rows, never loses older ones; compaction (to come) keeps only the newest, sorted into
 the days of the readings.
 """
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from pipeline.aws import client
 from pipeline.parquet import Column, write_parquet
@@ -25,6 +25,7 @@ from pipeline.settings import Settings
 from pipeline.timestamps import parse_utc
 
 LANDING = "landing"  # one object per write, until compaction sorts rows into reading days
+COMPACTED = "records"  # one object per reading day: curated/records/day=YYYY-MM-DD/records.parquet
 CONTENT_TYPE = "application/vnd.apache.parquet"
 COLUMNS = (
     Column("site_id", "string", optional=False),
@@ -41,14 +42,29 @@ COLUMNS = (
     Column("processed_at", "timestamp"),
     Column("written_at", "timestamp", optional=False),  # orders the versions of a record
 )
-# The records as DynamoDB holds them, from the rows of `table` (SQL that DuckDB and Athena
-# both run): the newest version of each reading.
-NEWEST = """
-SELECT * FROM (
-    SELECT *, row_number() OVER (PARTITION BY site_id, "timestamp" ORDER BY written_at DESC) AS version_rank
-    FROM {table}
-) WHERE version_rank = 1
-"""
+# The lake's tables, as Athena's Glue catalog (terraform/lake.tf) and the local DuckDB both
+# name them: the landing area's rows, the compacted days' rows, and the view of the records.
+LANDING_TABLE = "records_landing"
+COMPACTED_TABLE = "records_compacted"
+VIEW = "records"
+
+
+def newest(source: str) -> str:
+    """The records as DynamoDB holds them, from the rows of `source` (a table, or a query in
+    parentheses): the newest version of each reading. SQL that DuckDB and Athena both run."""
+    fields = ", ".join(f'"{c.name}"' for c in COLUMNS)
+    return (
+        f"SELECT {fields} FROM (SELECT {fields}, row_number() OVER "
+        f'(PARTITION BY site_id, "timestamp" ORDER BY written_at DESC) AS version_rank FROM {source}) '
+        "WHERE version_rank = 1"
+    )
+
+
+def records_view(landing: str = LANDING_TABLE, compacted: str = COMPACTED_TABLE) -> str:
+    """The `records` view's query: each reading's newest row, whether compaction has moved it
+    out of the landing area yet or not."""
+    fields = ", ".join(f'"{c.name}"' for c in COLUMNS)
+    return newest(f"(SELECT {fields} FROM {landing} UNION ALL SELECT {fields} FROM {compacted})")
 
 
 def row(record: Record, written_at: datetime) -> dict[str, object]:
@@ -74,6 +90,11 @@ def landing_key(settings: Settings, written_at: datetime) -> str:
     no other write uses."""
     name = f"part-{written_at:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex[:12]}.parquet"
     return f"{settings.lake_prefix}{LANDING}/written={written_at:%Y-%m-%d}/{name}"
+
+
+def compacted_key(settings: Settings, day: date) -> str:
+    """The one object holding a reading day's records once compacted."""
+    return f"{settings.lake_prefix}{COMPACTED}/day={day.isoformat()}/records.parquet"
 
 
 def write_ahead(settings: Settings, records: Iterable[Record]) -> str | None:

@@ -59,6 +59,11 @@ class Settings:
     quarantine_prefix: str = "quarantine/"
     reports_prefix: str = "reports/"  # outside raw/, so a saved report never triggers processing
     lake_prefix: str = "curated/"  # the data lake's Parquet copy of the records (pipeline.lake)
+    # Where Athena finds the lake on AWS (terraform/lake.tf): the Glue database holding its
+    # tables and the `records` view, and the workgroup queries run in (its results bucket and
+    # per-query scan limit). Unused locally, where DuckDB reads the lake.
+    lake_database: str = "energy_lake"
+    athena_workgroup: str = "energy-lake"
     data_dir: str = ""  # the embedded stack's data directory (ENERGY_DATA_DIR); only local_aws uses it
     chunk_readings: int = 5_000  # rows judged and stored at once ...
     chunk_mb: int = 16  # ... or fewer, once their text adds up to this: what bounds a file's memory
@@ -94,6 +99,8 @@ class Settings:
             dlq=env.get("ENERGY_DLQ", cls.dlq),
             topic=env.get("ENERGY_TOPIC", cls.topic),
             topic_arn=env.get("ENERGY_TOPIC_ARN") or None,
+            lake_database=env.get("ENERGY_LAKE_DATABASE", cls.lake_database),
+            athena_workgroup=env.get("ENERGY_ATHENA_WORKGROUP", cls.athena_workgroup),
             alerts_queue=env.get("ENERGY_ALERTS_QUEUE", cls.alerts_queue),
             max_receive_count=_int(env, "ENERGY_MAX_RECEIVE_COUNT", cls.max_receive_count),
             queue_visibility_seconds=_int(env, "ENERGY_QUEUE_VISIBILITY_SECONDS", cls.queue_visibility_seconds),

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.aws import client
-from pipeline.lake import COLUMNS, LANDING, NEWEST
+from pipeline.lake import COLUMNS, newest
 from pipeline.record_store import site_records
 from pipeline.settings import Settings
 from pipeline.timestamps import parse_utc
@@ -19,9 +19,9 @@ FIELDS = tuple(c.name for c in COLUMNS if c.name != "written_at")  # in the orde
 
 
 def download(settings: Settings, into: Path) -> Path:
-    """Every object of the lake's records, under the same paths."""
+    """Every object of the lake, under the same paths."""
     s3 = client(settings, "s3")
-    prefix = f"{settings.lake_prefix}{LANDING}/"
+    prefix = settings.lake_prefix
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
             path = into / obj["Key"]
@@ -30,14 +30,14 @@ def download(settings: Settings, into: Path) -> Path:
     return into / prefix
 
 
-def lake_rows(settings: Settings, *, newest: bool = True) -> list[tuple]:
+def lake_rows(settings: Settings, *, latest: bool = True) -> list[tuple]:
     """The lake's rows (each record's newest version, or every version), sorted."""
     with tempfile.TemporaryDirectory() as into:
-        root = download(settings, Path(into))
-        if not root.exists() or not any(root.rglob("*.parquet")):
+        files = sorted(str(p) for p in download(settings, Path(into)).rglob("*.parquet"))
+        if not files:
             return []
-        table = f"read_parquet('{root}/**/*.parquet', hive_partitioning = true)"
-        source = f"({NEWEST.format(table=table)})" if newest else table
+        table = f"read_parquet({files!r})"  # both the landing area's and the compacted days' files
+        source = f"({newest(table)})" if latest else table
         columns = ", ".join(f'"{f}"' for f in FIELDS)
         # (DuckDB's decimals and UTC datetimes compare equal to the pipeline's by value)
         return duckdb.connect().sql(f'SELECT {columns} FROM {source} ORDER BY site_id, "timestamp"').fetchall()

@@ -59,19 +59,19 @@ def test_a_redelivered_file_adds_nothing_and_a_changed_file_adds_newer_rows_only
     settings, runner = stack
     key = upload(settings, "a", [reading("10:00", 2), reading("10:15", 3)])
     runner.drain()
-    first = lake_rows(settings, newest=False)
+    first = lake_rows(settings, latest=False)
     sqs = client(settings, "sqs")
     queue = sqs.get_queue_url(QueueName=settings.queue)["QueueUrl"]
     sqs.send_message(QueueUrl=queue, MessageBody=notification_body(settings.bucket, key))  # SQS delivers it again
     runner.drain()
-    assert lake_rows(settings, newest=False) == first, "nothing written again"
+    assert lake_rows(settings, latest=False) == first, "nothing written again"
 
     upload(settings, "a", [reading("10:00", 2), reading("10:15", 7)])  # the same file, re-sent with a new value
     runner.drain()
 
     assert lake_rows(settings) == table_rows(settings, SITES)
     assert [r[2] for r in lake_rows(settings) if r[1].minute == 15] == [Decimal(7)]
-    assert len(lake_rows(settings, newest=False)) == 3, "one newer row, the unchanged one not again"
+    assert len(lake_rows(settings, latest=False)) == 3, "one newer row, the unchanged one not again"
 
 
 def test_an_analysts_correction_is_the_newest_row(stack):
