@@ -71,14 +71,15 @@ def test_sites_lists_registered_and_discovered_sites(cli, runner):
 
 
 def test_replay_is_idempotent(cli, settings, runner):
-    cli("simulate", "--sites", "2", "--readings", "4", "--seed", "9")
+    # (the simulator leaves a reading out, or adds one from a wrong clock, on some days)
+    readings = json.loads(cli("simulate", "--sites", "2", "--readings", "4", "--seed", "9")[1])["readings"]
     runner.drain()
     before = list(site_records(settings, "site-1"))
     code, out = cli("replay")
     assert code == 0 and json.loads(out) == {
         "files": 1,
         "written": 0,
-        "unchanged": 8,
+        "unchanged": readings,
         "rejected": 0,
         "quarantined_files": 0,
     }
