@@ -9,6 +9,9 @@ stopped between two chunks for want of time, and the messages the invocation has
 left for go back to the queue as new messages (`pipeline.deferral`) and do not spend their
 receive count. Every log line names the invocation's request id.
 Plain S3 events (a direct invocation) are accepted too.
+
+`compact` is a second entry point in the same package: the data lake's compaction, which
+EventBridge invokes on a schedule (terraform/lake.tf, pipeline/lake_compaction.py).
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ from typing import Any
 from pipeline import deferral
 from pipeline.aws import is_transient
 from pipeline.events import MalformedEvent, ObjectCreated, objects_in_notification, objects_in_sqs_body
+from pipeline.lake_compaction import compact as compact_lake
 from pipeline.logs import configure, log, log_context
 from pipeline.processing import Message, Paused, process_batch, process_object
 from pipeline.settings import Settings
 from pipeline.site_claims import SitesBusy
 
 RESERVE_MS = 10_000  # a message is started only with this much of the invocation left
+COMPACTION_RESERVE_S = 120  # a compaction batch is started only with this much left
 
 configure()
 
@@ -39,6 +44,17 @@ def handler(event: dict[str, Any], context: Any, settings: Settings | None = Non
                 process_object(settings, obj.key, bucket=obj.bucket, event_time=obj.event_time)
             return {"batchItemFailures": []}
         return {"batchItemFailures": process_messages(records, settings, lambda: _ms_left(context))}
+
+
+def compact(event: dict[str, Any], context: Any, settings: Settings | None = None) -> dict[str, Any]:
+    """The data lake's compaction, on EventBridge's schedule (terraform/lake.tf): the landing
+    area merged into its days until little time is left; the next run goes on from there."""
+    settings = settings or Settings.from_env()
+    with log_context(request_id=getattr(context, "aws_request_id", None)):
+        report = compact_lake(
+            settings, seconds_left=lambda: _ms_left(context) / 1000, reserve_seconds=COMPACTION_RESERVE_S
+        )
+        return {"summary": report.summary(), "set_aside": report.set_aside}
 
 
 def process_messages(

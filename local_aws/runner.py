@@ -29,13 +29,14 @@ HANDLER_FILE = Path(__file__).resolve().parent.parent / "lambda" / "handler.py"
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
-def load_handler() -> Any:
-    """Import lambda/handler.py by path: `lambda` is a keyword, so it is not a package."""
+def load_handler(entry: str = "handler") -> Any:
+    """An entry point of lambda/handler.py (the queue's `handler`, or the lake's scheduled
+    `compact`), imported by path: `lambda` is a keyword, so it is not a package."""
     spec = importlib.util.spec_from_file_location("energy_lambda_handler", HANDLER_FILE)
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return module.handler
+    return getattr(module, entry)
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 
 from pipeline.aws import client
-from pipeline.lake import COLUMNS, newest
+from pipeline.lake import COLUMNS, COMPACTED, LANDING, newest
 from pipeline.record_store import site_records
 from pipeline.settings import Settings
 from pipeline.timestamps import parse_utc
@@ -19,15 +19,16 @@ FIELDS = tuple(c.name for c in COLUMNS if c.name != "written_at")  # in the orde
 
 
 def download(settings: Settings, into: Path) -> Path:
-    """Every object of the lake, under the same paths."""
+    """Every object of the lake's two tables (landing area, compacted days), under the same paths."""
     s3 = client(settings, "s3")
-    prefix = settings.lake_prefix
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix):
-        for obj in page.get("Contents", []):
-            path = into / obj["Key"]
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(s3.get_object(Bucket=settings.bucket, Key=obj["Key"])["Body"].read())
-    return into / prefix
+    for area in (LANDING, COMPACTED):
+        prefix = f"{settings.lake_prefix}{area}/"
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                path = into / obj["Key"]
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(s3.get_object(Bucket=settings.bucket, Key=obj["Key"])["Body"].read())
+    return into
 
 
 def lake_rows(settings: Settings, *, latest: bool = True) -> list[tuple]:

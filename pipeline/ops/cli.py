@@ -17,7 +17,7 @@ from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from pipeline import raw_files, rollup_rebuild
+from pipeline import lake_compaction, raw_files, rollup_rebuild
 from pipeline.aws import TransientError, caller_arn, client, describe_error
 from pipeline.events import notification_body
 from pipeline.ops import dead_letters, episode_marks, record_edits, record_export, site_fields, site_registry, verify
@@ -188,6 +188,8 @@ def parser() -> argparse.ArgumentParser:
     )
     reb.add_argument("--site", help="only this site (default: every registered site)")
     reb.add_argument("--since", type=_day, help="only days from this one (YYYY-MM-DD)")
+    lake_command = command("lake", cmd_lake, "the data lake: compact its landing area into one file a day")
+    lake_command.add_argument("action", choices=("compact",))
     return root
 
 
@@ -482,6 +484,18 @@ def _snooze_time(text: str) -> str:
     if moment is None:
         raise argparse.ArgumentTypeError(f"{text!r} is not an ISO 8601 time (e.g. 2026-12-05T08:00:00Z)")
     return moment
+
+
+def cmd_lake(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        report = lake_compaction.compact(settings)
+    except lake_compaction.CompactionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(report.summary(), file=out)
+    for entry in report.set_aside:
+        print(f"set aside: {entry}", file=sys.stderr)
+    return 1 if report.set_aside else 0
 
 
 def cmd_rebuild_rollups(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
