@@ -62,9 +62,18 @@ def newest(source: str) -> str:
 
 def records_view(landing: str = LANDING_TABLE, compacted: str = COMPACTED_TABLE) -> str:
     """The `records` view's query: each reading's newest row, whether compaction has moved it
-    out of the landing area yet or not."""
-    fields = ", ".join(f'"{c.name}"' for c in COLUMNS)
-    return newest(f"(SELECT {fields} FROM {landing} UNION ALL SELECT {fields} FROM {compacted})")
+    out of the landing area yet or not. The compacted days hold each reading once, so only
+    the landing rows need ranking; two anti-joins then keep a compacted row unless a newer
+    landing row replaces it (2-3x faster than ranking every row: docs/lake.md)."""
+    compacted_fields = ", ".join(f'c."{c.name}"' for c in COLUMNS)
+    landing_fields = ", ".join(f'l."{c.name}"' for c in COLUMNS)
+    same_reading = 'l.site_id = c.site_id AND l."timestamp" = c."timestamp"'
+    return (
+        f"SELECT {compacted_fields} FROM {compacted} c WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {landing} l WHERE {same_reading} AND l.written_at > c.written_at) "
+        f"UNION ALL SELECT {landing_fields} FROM ({newest(landing)}) l WHERE NOT EXISTS "
+        f"(SELECT 1 FROM {compacted} c WHERE {same_reading} AND c.written_at >= l.written_at)"
+    )
 
 
 def row(record: Record, written_at: datetime) -> dict[str, object]:

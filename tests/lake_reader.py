@@ -1,5 +1,5 @@
-"""Read the data lake as an analyst's DuckDB would, and the records as DynamoDB holds them,
-in one comparable form."""
+"""Read the data lake as an analyst's DuckDB does (`pipeline.ops.lake_sql`), and the records
+as DynamoDB holds them, in one comparable form."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
-import duckdb
-
-from pipeline.aws import client
-from pipeline.lake import COLUMNS, COMPACTED, LANDING, newest
+from pipeline.lake import COLUMNS, COMPACTED_TABLE, LANDING_TABLE, VIEW
+from pipeline.ops import lake_cache
+from pipeline.ops.lake_sql import local_connection
 from pipeline.record_store import site_records
 from pipeline.settings import Settings
 from pipeline.timestamps import parse_utc
@@ -18,30 +17,15 @@ from pipeline.timestamps import parse_utc
 FIELDS = tuple(c.name for c in COLUMNS if c.name != "written_at")  # in the order `table_rows` gives
 
 
-def download(settings: Settings, into: Path) -> Path:
-    """Every object of the lake's two tables (landing area, compacted days), under the same paths."""
-    s3 = client(settings, "s3")
-    for area in (LANDING, COMPACTED):
-        prefix = f"{settings.lake_prefix}{area}/"
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=settings.bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                path = into / obj["Key"]
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(s3.get_object(Bucket=settings.bucket, Key=obj["Key"])["Body"].read())
-    return into
-
-
 def lake_rows(settings: Settings, *, latest: bool = True) -> list[tuple]:
-    """The lake's rows (each record's newest version, or every version), sorted."""
+    """The lake's rows as the app's DuckDB sees them: the `records` view (each reading's
+    newest version, wherever it is), or every version in both tables; sorted."""
     with tempfile.TemporaryDirectory() as into:
-        files = sorted(str(p) for p in download(settings, Path(into)).rglob("*.parquet"))
-        if not files:
-            return []
-        table = f"read_parquet({files!r})"  # both the landing area's and the compacted days' files
-        source = f"({newest(table)})" if latest else table
+        connection = local_connection(settings, lake_cache.sync(settings, Path(into)))
+        source = VIEW if latest else f"(SELECT * FROM {LANDING_TABLE} UNION ALL SELECT * FROM {COMPACTED_TABLE})"
         columns = ", ".join(f'"{f}"' for f in FIELDS)
         # (DuckDB's decimals and UTC datetimes compare equal to the pipeline's by value)
-        return duckdb.connect().sql(f'SELECT {columns} FROM {source} ORDER BY site_id, "timestamp"').fetchall()
+        return connection.sql(f'SELECT {columns} FROM {source} ORDER BY site_id, "timestamp", written_at').fetchall()
 
 
 def table_rows(settings: Settings, site_ids: Iterable[str]) -> list[tuple]:

@@ -20,7 +20,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pipeline import lake_compaction, raw_files, rollup_rebuild
 from pipeline.aws import TransientError, caller_arn, client, describe_error
 from pipeline.events import notification_body
-from pipeline.ops import dead_letters, episode_marks, record_edits, record_export, site_fields, site_registry, verify
+from pipeline.ops import (
+    dead_letters,
+    episode_marks,
+    lake_queries,
+    lake_sql,
+    record_edits,
+    record_export,
+    site_fields,
+    site_registry,
+    verify,
+)
 from pipeline.ops.bootstrap import bootstrap
 from pipeline.ops.simulated_uploads import upload_simulated
 from pipeline.ops.simulation import FORMATS
@@ -190,6 +200,24 @@ def parser() -> argparse.ArgumentParser:
     reb.add_argument("--since", type=_day, help="only days from this one (YYYY-MM-DD)")
     lake_command = command("lake", cmd_lake, "the data lake: compact its landing area into one file a day")
     lake_command.add_argument("action", choices=("compact",))
+    sql = command(
+        "sql",
+        cmd_sql,
+        "run one read-only SQL query over the data lake's `records` view (DuckDB locally, Athena on AWS); "
+        "rows as CSV or JSON on stdout, what it took on stderr",
+    )
+    sql.add_argument("query", nargs="?", help="the SQL (SELECT, WITH, VALUES, DESCRIBE, SHOW); - reads standard input")
+    sql.add_argument("--ready", choices=sorted(lake_queries.BY_NAME), help="run a ready query instead")
+    sql.add_argument("--format", choices=("csv", "json"), default="csv", help="(default %(default)s)")
+    sql.add_argument(
+        "--timeout",
+        type=bounded_int(1, 3600),
+        default=lake_sql.DEFAULT_TIMEOUT_SECONDS,
+        help="seconds (default %(default)s)",
+    )
+    sql.add_argument(
+        "--max-rows", type=bounded_int(1, 1_000_000), default=lake_sql.DEFAULT_MAX_ROWS, help="(default %(default)s)"
+    )
     return root
 
 
@@ -496,6 +524,44 @@ def cmd_lake(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
     for entry in report.set_aside:
         print(f"set aside: {entry}", file=sys.stderr)
     return 1 if report.set_aside else 0
+
+
+def cmd_sql(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    if (args.query is None) == (args.ready is None):
+        ready = ", ".join(sorted(lake_queries.BY_NAME))
+        raise UsageError(f"give a query, or --ready NAME ({ready}), not both")
+    text = lake_queries.BY_NAME[args.ready].sql if args.ready else args.query
+    if text == "-":
+        text = sys.stdin.read()
+    try:
+        answer = lake_sql.run(settings, text, timeout_seconds=args.timeout, max_rows=args.max_rows)
+    except lake_sql.QueryRefused as exc:
+        print(f"error: refused: {exc}", file=sys.stderr)
+        return 2
+    except lake_sql.QueryFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.format == "json":
+        rows = [dict(zip(answer.columns, row, strict=True)) for row in answer.rows]
+        print(json.dumps(rows, default=_json_value, indent=1), file=out)
+    else:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(answer.columns)
+        writer.writerows([_csv_value(v) for v in row] for row in answer.rows)
+    print(answer.summary() + (f"; only the first {args.max_rows:,} shown" if answer.truncated else ""), file=sys.stderr)
+    return 0
+
+
+def _json_value(value: object) -> object:
+    return value.isoformat() if isinstance(value, date | datetime) else str(value)
+
+
+def _csv_value(value: object) -> object:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return json.dumps(value)
+    return "" if value is None else value
 
 
 def cmd_rebuild_rollups(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:

@@ -1,0 +1,228 @@
+"""SQL over the data lake: the ready queries give the numbers DynamoDB's records give, before
+and after compaction; a query cannot read outside the lake, run past its limit or return
+more rows than asked; the local copy downloads only what changed; on AWS the query runs in
+Athena's workgroup and its scan's cost is reported."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections import Counter, defaultdict
+from dataclasses import replace
+from decimal import Decimal
+from itertools import pairwise
+
+import pytest
+
+from pipeline import raw_files
+from pipeline.aws import client
+from pipeline.lake_compaction import compact
+from pipeline.ops import lake_cache, lake_queries
+from pipeline.ops.lake_sql import QueryFailed, QueryRefused, run
+from pipeline.sites import Site, put_sites
+from tests.lake_reader import table_rows
+
+SITES = ("meter", "roof")
+
+
+def reading(day: int, hour: int, gen: float, cons: float, site: str) -> dict:
+    return {
+        "site_id": site,
+        "timestamp": f"2026-{'11' if day > 0 else '10'}-{abs(day):02d}T{hour:02d}:00:00Z",
+        "energy_generated_kwh": gen,
+        "energy_consumed_kwh": cons,
+    }
+
+
+@pytest.fixture
+def stack(settings, runner, tmp_path):
+    """Two sites over three days of October and November, with gaps, anomalies (several reasons),
+    a re-processed file (a newer version of a reading) and three files (three landing objects)."""
+    put_sites(
+        settings,
+        [
+            Site("meter", kind="consumer", capacity_kw=Decimal(40), interval_minutes=60),
+            Site("roof", kind="solar", capacity_kw=Decimal(5), interval_minutes=60),
+        ],
+    )
+    october = [reading(-30, h, 1 + h / 10, 2, "meter") for h in range(0, 12)]
+    october += [reading(-31, h, 0, 1, "roof") for h in (8, 9, 10, 14)]  # a gap of 4 hours
+    november = [reading(29, h, 3, 1 + h % 3, "meter") for h in range(6, 14) if h != 9]  # a missing hour
+    november += [reading(29, 10, -2, 1, "roof"), reading(29, 11, 4, 0.5, "roof")]  # negative generation
+    for name, rows in (("october", october), ("november", november)):
+        raw_files.upload(settings, f"raw/2026/11/29/{name}.json", json.dumps(rows).encode())
+        runner.drain()
+    november[0] = reading(29, 6, 9, 1, "meter")  # re-processed with a corrected value
+    raw_files.upload(settings, "raw/2026/11/29/november.json", json.dumps(november).encode())
+    runner.drain()
+    return settings, tmp_path / "cache"
+
+
+def expected(settings) -> dict[str, list[tuple]]:
+    """What each ready query must answer, computed in Python from DynamoDB's records."""
+    rows = table_rows(settings, SITES)  # site, time, generated, consumed, net, anomaly, reasons, estimated, ...
+    daily: dict[tuple, list] = defaultdict(lambda: [Decimal(0), Decimal(0), Decimal(0), 0, 0])
+    monthly: dict[tuple, list] = defaultdict(lambda: [Decimal(0), Decimal(0), Decimal(0)])
+    per_month: Counter = Counter()
+    flagged: Counter = Counter()
+    for site, t, gen, cons, net, anomaly, reasons, *_ in rows:
+        day = daily[(site, t.date())]
+        day[0] += gen
+        day[1] += cons
+        day[2] += net
+        day[3] += 1
+        day[4] += int(anomaly)
+        month = monthly[(site, t.date().replace(day=1))]
+        month[0] += gen
+        month[1] += cons
+        month[2] += min(gen, cons)
+        per_month[t.date().replace(day=1)] += 1
+        for reason in reasons:
+            flagged[(t.date().replace(day=1), reason)] += 1
+    completeness = []
+    for site in SITES:
+        mine = [r for r in rows if r[0] == site]
+        gaps = Counter(int((b[1] - a[1]).total_seconds()) for a, b in pairwise(mine))
+        cadence = min(gaps, key=lambda g: (-gaps[g], g))
+        span = (mine[-1][1] - mine[0][1]).total_seconds()
+        should = round(span / cadence) + 1
+        measured = sum(1 for r in mine if not r[7])
+        completeness.append(
+            (
+                site,
+                mine[0][1],
+                mine[-1][1],
+                cadence / 60,
+                should,
+                measured,
+                len(mine) - measured,
+                round(measured / should, 4),
+            )
+        )
+    return {
+        "daily-energy": [(s, d, *v) for (s, d), v in sorted(daily.items())],
+        "monthly-self-sufficiency": [
+            (s, m, g, c, round(float(both) / float(c), 4)) for (s, m), (g, c, both) in sorted(monthly.items())
+        ],
+        "anomaly-rate": sorted(
+            ((m, reason, n, per_month[m], round(n / per_month[m], 6)) for (m, reason), n in flagged.items()),
+            key=lambda r: (r[0], -r[2], r[1]),
+        ),
+        "completeness": sorted(completeness, key=lambda r: (r[7], r[0])),
+    }
+
+
+def test_the_ready_queries_give_dynamodbs_numbers_before_and_after_compaction(stack):
+    settings, cache = stack
+    want = expected(settings)
+    assert len(want["anomaly-rate"]) >= 2 and any(r[7] < 1 for r in want["completeness"]), "anomalies and gaps"
+
+    for moment in ("landing", "compacted"):
+        if moment == "compacted":
+            compact(settings)
+        for query in lake_queries.READY:
+            answer = run(settings, query.sql, cache_dir=cache)
+            assert answer.rows == want[query.name], f"{query.name}, {moment}"
+            assert {query.x, query.y} <= set(answer.columns) and (query.color is None or query.color in answer.columns)
+
+
+def test_a_query_cannot_read_outside_the_lake_or_run_past_its_time_limit(stack):
+    settings, cache = stack
+
+    with pytest.raises(QueryFailed, match="disabled by configuration"):
+        run(settings, "SELECT * FROM read_csv('/etc/passwd')", cache_dir=cache)
+    with pytest.raises(QueryFailed, match=r"stopped after 0\.5 s, the time limit"):
+        run(
+            settings,
+            "SELECT SUM(a.range * b.range) FROM range(200000) a, range(200000) b",
+            cache_dir=cache,
+            timeout_seconds=0.5,
+        )
+    with pytest.raises(QueryRefused):
+        run(settings, "SET enable_external_access = true", cache_dir=cache)
+
+
+def test_rows_past_the_limit_are_left_out_and_said_so(stack):
+    settings, cache = stack
+
+    answer = run(settings, "SELECT * FROM records ORDER BY site_id, timestamp", cache_dir=cache, max_rows=5)
+
+    assert len(answer.rows) == 5 and answer.truncated and "5+ rows in" in answer.summary()
+
+
+def test_the_local_copy_downloads_what_changed_and_drops_what_compaction_removed(stack):
+    settings, cache = stack
+    first = lake_cache.sync(settings, cache)
+    again = lake_cache.sync(settings, cache)
+    compact(settings)
+    after = lake_cache.sync(settings, cache)
+
+    assert first.downloaded == 3 and again.downloaded == 0 and again.kept == 3
+    assert after.removed == 3 and after.downloaded == 3, "the landing objects gone, the three days' files come"
+    files = sorted(p.name for p in (cache / settings.lake_prefix).rglob("*.parquet"))
+    assert files == ["_empty.parquet", "_empty.parquet"] + ["records.parquet"] * 3
+
+
+def test_an_object_key_that_climbs_out_of_the_copy_is_not_followed(stack, tmp_path):
+    settings, cache = stack
+    key = f"{settings.lake_prefix}landing/../../../escaped.parquet"
+    client(settings, "s3").put_object(Bucket=settings.bucket, Key=key, Body=b"x")
+
+    lake_cache.sync(settings, cache)
+
+    assert not (tmp_path / "escaped.parquet").exists() and not list(tmp_path.rglob("escaped.parquet"))
+
+
+@pytest.fixture
+def athena(settings, monkeypatch):
+    """The stack's settings as on AWS (Athena, not DuckDB), still against the embedded AWS,
+    with the workgroup Terraform creates and one result set for the next query."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    on_aws = replace(settings, backend="aws")
+    client(on_aws, "athena").create_work_group(Name=on_aws.athena_workgroup)
+    result = {
+        "results": [
+            {
+                "rows": [
+                    {"Data": [{"VarCharValue": v} for v in ("site_id", "day", "net_kwh", "readings")]},
+                    {"Data": [{"VarCharValue": v} for v in ("roof", "2026-11-29", "1.500000", "2")]},
+                    {"Data": [{"VarCharValue": "meter"}, {"VarCharValue": "2026-11-29"}, {}, {"VarCharValue": "7"}]},
+                ],
+                "column_info": [
+                    {"Name": "site_id", "Type": "varchar"},
+                    {"Name": "day", "Type": "date"},
+                    {"Name": "net_kwh", "Type": "decimal"},
+                    {"Name": "readings", "Type": "bigint"},
+                ],
+            }
+        ]
+    }
+    request = urllib.request.Request(
+        f"{settings.endpoint_url}/moto-api/static/athena/query-results",
+        data=json.dumps(result).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=10).close()
+    return on_aws
+
+
+def test_on_aws_the_query_runs_in_the_workgroup_and_its_scan_is_priced(athena):
+    answer = run(athena, lake_queries.DAILY_ENERGY.sql)
+
+    assert answer.columns == ("site_id", "day", "net_kwh", "readings")
+    assert answer.rows[0][2] == Decimal("1.500000") and answer.rows[1] == ("meter", answer.rows[0][1], None, 7)
+    assert answer.bytes_scanned == 0 and answer.cost_usd == Decimal("0.00005"), "Athena bills 10 MB at least"
+    aws = client(athena, "athena")
+    [execution_id] = aws.list_query_executions(WorkGroup=athena.athena_workgroup)["QueryExecutionIds"]
+    execution = aws.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]
+    assert execution["Query"] == lake_queries.DAILY_ENERGY.sql
+    assert execution["QueryExecutionContext"]["Database"] == athena.lake_database
+
+
+def test_on_aws_a_statement_that_would_change_data_never_reaches_athena(athena):
+    with pytest.raises(QueryRefused):
+        run(athena, "DROP TABLE records_compacted")
+
+    assert client(athena, "athena").list_query_executions(WorkGroup=athena.athena_workgroup)["QueryExecutionIds"] == []
