@@ -27,6 +27,7 @@ EMPTY = "_empty.parquet"  # the lake's columns and no rows, so that an area is n
 @dataclass(frozen=True)
 class Synced:
     root: Path  # the cache; the tables' files under root / Settings.lake_prefix / area
+    files: dict[str, str]  # S3 key -> ETag of every file the copy holds (root / key)
     downloaded: int
     removed: int
     kept: int
@@ -87,7 +88,7 @@ def sync(settings: Settings, into: Path | None = None) -> Synced:
             path.unlink()
             removed += 1
     _write(manifest_path, json.dumps(now, sort_keys=True).encode())
-    return Synced(root, downloaded, removed, kept, size)
+    return Synced(root, now, downloaded, removed, kept, size)
 
 
 def _local_path(root: Path, key: str) -> Path | None:

@@ -80,31 +80,37 @@ ORDER BY f.month, f.flagged DESC, f.reason""",
 
 COMPLETENESS = ReadyQuery(
     "completeness",
-    "Data completeness per site (measured readings against those its cadence implies)",
-    """WITH spaced AS (
-    SELECT site_id,
-           date_diff('second', lag("timestamp") OVER (PARTITION BY site_id ORDER BY "timestamp"), "timestamp") AS gap_s
+    "Data completeness per site (measured readings against those its meter's interval implies)",
+    """WITH daily AS (
+    SELECT site_id, CAST("timestamp" AS DATE) AS day, COUNT(*) AS readings
     FROM records
-), cadence AS (  -- a site's cadence: its most common spacing between readings
-    SELECT site_id, gap_s FROM (
-        SELECT site_id, gap_s, row_number() OVER (PARTITION BY site_id ORDER BY COUNT(*) DESC, gap_s) AS gap_rank
-        FROM spaced WHERE gap_s > 0
-        GROUP BY site_id, gap_s
-    ) ranked WHERE gap_rank = 1
+    GROUP BY site_id, CAST("timestamp" AS DATE)
+), usual AS (  -- a site's usual readings a day: the count most of its days have
+    SELECT site_id, readings FROM (
+        SELECT site_id, readings,
+               row_number() OVER (PARTITION BY site_id ORDER BY COUNT(*) DESC, readings DESC) AS usual_rank
+        FROM daily
+        GROUP BY site_id, readings
+    ) ranked WHERE usual_rank = 1
 ), counted AS (
     SELECT site_id, MIN("timestamp") AS first_reading, MAX("timestamp") AS last_reading,
            SUM(CASE WHEN estimated THEN 0 ELSE 1 END) AS measured,
            SUM(CASE WHEN estimated THEN 1 ELSE 0 END) AS estimated
     FROM records
     GROUP BY site_id
-), expected AS (
-    SELECT n.*, c.gap_s,
-           COALESCE(CAST(ROUND(CAST(date_diff('second', n.first_reading, n.last_reading) AS DOUBLE) / c.gap_s)
-                         AS BIGINT), 0) + 1 AS expected
-    FROM counted n LEFT JOIN cadence c ON c.site_id = n.site_id
+), expected AS (  -- the meter's interval: the longest usual one that gives that many a day
+    SELECT n.*,
+           CASE WHEN u.readings > 288 THEN 1 WHEN u.readings > 144 THEN 5 WHEN u.readings > 96 THEN 10
+                WHEN u.readings > 48 THEN 15 WHEN u.readings > 24 THEN 30 WHEN u.readings > 1 THEN 60
+                ELSE 1440 END AS cadence_minutes
+    FROM counted n JOIN usual u ON u.site_id = n.site_id
 )
-SELECT site_id, first_reading, last_reading, CAST(gap_s AS DOUBLE) / 60 AS cadence_minutes,
-       expected, measured, estimated, ROUND(CAST(measured AS DOUBLE) / expected, 4) AS completeness
+SELECT site_id, first_reading, last_reading, cadence_minutes,
+       CAST(ROUND(CAST(date_diff('second', first_reading, last_reading) AS DOUBLE) / (cadence_minutes * 60))
+            AS BIGINT) + 1 AS expected,
+       measured, estimated,
+       ROUND(CAST(measured AS DOUBLE) / (CAST(ROUND(CAST(date_diff('second', first_reading, last_reading) AS DOUBLE)
+             / (cadence_minutes * 60)) AS BIGINT) + 1), 4) AS completeness
 FROM expected
 ORDER BY completeness, site_id""",
     x="site_id",

@@ -1,13 +1,13 @@
 """Analysts' SQL over the data lake, read-only and time-limited: on AWS by Athena (in the
-stack's workgroup, which caps the bytes a query may scan), locally by DuckDB over a synced
-copy of the lake (`lake_cache`). Both see the same three tables (`records`, the view of
+stack's workgroup, which caps the bytes a query may scan), locally by DuckDB over a copy of
+the lake kept in step with it (`lake_local`). Both see the same three tables (`records`, the view of
 every reading as DynamoDB holds it; `records_landing`; `records_compacted`).
 
 Read-only twice over: a statement is refused here unless it is one query (SELECT, WITH,
 VALUES, DESCRIBE, SHOW) with no word that changes data or settings outside its strings and
-comments; then DuckDB's own parser must call it a SELECT, and DuckDB runs with file access
-limited to the lake's copy and its configuration locked; on Athena the analysts' IAM policy
-grants no catalog or S3 writes (terraform/lake.tf).
+comments; then DuckDB's own parser must call it a SELECT, and DuckDB answers from a
+read-only database with no file access and its configuration locked (`lake_local`); on
+Athena the analysts' IAM policy grants no catalog or S3 writes (terraform/lake.tf).
 
 DuckDB is imported only when a query runs locally: the Lambda never runs this module, and
 the rest of `pipeline/` keeps to the standard library and boto3.
@@ -24,9 +24,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from pipeline import lake
 from pipeline.aws import client
-from pipeline.ops import lake_cache
+from pipeline.ops import lake_local
 from pipeline.settings import Settings
 
 DEFAULT_TIMEOUT_SECONDS = 60
@@ -121,51 +120,35 @@ def athena_cost(bytes_scanned: int) -> Decimal:
 # --- locally: DuckDB over the synced copy --------------------------------------------------
 
 
-def local_connection(settings: Settings, synced: lake_cache.Synced) -> Any:
-    """A DuckDB connection with the lake's tables as views over the copy, UTC as its time
-    zone (so a reading's date is its UTC date, as on Athena), no file access outside the copy
-    and its configuration locked."""
-    import duckdb
-
-    connection = duckdb.connect(":memory:")
-    connection.execute("SET TimeZone = 'UTC'")
-    for table, area in ((lake.LANDING_TABLE, lake.LANDING), (lake.COMPACTED_TABLE, lake.COMPACTED)):
-        files = (synced.area(settings, area) / "**" / "*.parquet").as_posix()
-        connection.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{_quoted(files)}')")
-    connection.execute(f"CREATE VIEW {lake.VIEW} AS {lake.records_view()}")
-    connection.execute(f"SET allowed_directories = ['{_quoted(synced.root.as_posix())}/']")
-    connection.execute("SET enable_external_access = false")
-    connection.execute("SET lock_configuration = true")
-    return connection
-
-
 def _duckdb(
     settings: Settings, statement: str, timeout_seconds: float, max_rows: int, cache_dir: Path | None
 ) -> Answer:
     import duckdb
 
     started = time.monotonic()
-    synced = lake_cache.sync(settings, cache_dir)
     try:
         kinds = {s.type for s in duckdb.extract_statements(statement)}
     except duckdb.Error as exc:
         raise QueryFailed(_first_line(exc)) from None
     if kinds != {duckdb.StatementType.SELECT}:
         raise QueryRefused(f"only queries are run here, not {', '.join(sorted(k.name for k in kinds))}")
-    connection = local_connection(settings, synced)
-    timer = threading.Timer(max(0.0, timeout_seconds - (time.monotonic() - started)), connection.interrupt)
-    timer.start()
     try:
-        cursor = connection.execute(statement)
-        columns = tuple(d[0] for d in cursor.description or ())
-        rows = cursor.fetchmany(max_rows + 1)
+        with lake_local.connection(settings, cache_dir, wait_seconds=timeout_seconds) as (connection, synced):
+            left = timeout_seconds - (time.monotonic() - started)
+            timer = threading.Timer(max(0.0, left), connection.interrupt)
+            timer.start()
+            try:
+                cursor = connection.execute(statement)
+                columns = tuple(d[0] for d in cursor.description or ())
+                rows = cursor.fetchmany(max_rows + 1)
+            finally:
+                timer.cancel()
     except duckdb.InterruptException:
         raise QueryFailed(f"stopped after {timeout_seconds:g} s, the time limit") from None
     except duckdb.Error as exc:
         raise QueryFailed(_first_line(exc)) from None
-    finally:
-        timer.cancel()
-        connection.close()
+    except lake_local.LakeBusy as exc:
+        raise QueryFailed(str(exc)) from None
     return Answer(
         columns,
         rows[:max_rows],
@@ -174,10 +157,6 @@ def _duckdb(
         truncated=len(rows) > max_rows,
         note=synced.summary(),
     )
-
-
-def _quoted(text: str) -> str:
-    return text.replace("'", "''")
 
 
 def _first_line(exc: BaseException) -> str:

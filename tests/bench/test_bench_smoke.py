@@ -35,6 +35,7 @@ SCRIPTS = (
     "realdata",
     "estimation",
     "cost",
+    "lake",
 )
 TIMEOUT_SECONDS = 420
 

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from decimal import Decimal
-from itertools import pairwise
 
 import pytest
 
+from bench.lake_answers import answers
 from pipeline import raw_files
 from pipeline.aws import client
 from pipeline.lake_compaction import compact
-from pipeline.ops import lake_cache, lake_queries
+from pipeline.ops import lake_cache, lake_local, lake_queries
 from pipeline.ops.lake_sql import QueryFailed, QueryRefused, run
 from pipeline.sites import Site, put_sites
 from tests.lake_reader import table_rows
@@ -60,56 +60,7 @@ def stack(settings, runner, tmp_path):
 
 def expected(settings) -> dict[str, list[tuple]]:
     """What each ready query must answer, computed in Python from DynamoDB's records."""
-    rows = table_rows(settings, SITES)  # site, time, generated, consumed, net, anomaly, reasons, estimated, ...
-    daily: dict[tuple, list] = defaultdict(lambda: [Decimal(0), Decimal(0), Decimal(0), 0, 0])
-    monthly: dict[tuple, list] = defaultdict(lambda: [Decimal(0), Decimal(0), Decimal(0)])
-    per_month: Counter = Counter()
-    flagged: Counter = Counter()
-    for site, t, gen, cons, net, anomaly, reasons, *_ in rows:
-        day = daily[(site, t.date())]
-        day[0] += gen
-        day[1] += cons
-        day[2] += net
-        day[3] += 1
-        day[4] += int(anomaly)
-        month = monthly[(site, t.date().replace(day=1))]
-        month[0] += gen
-        month[1] += cons
-        month[2] += min(gen, cons)
-        per_month[t.date().replace(day=1)] += 1
-        for reason in reasons:
-            flagged[(t.date().replace(day=1), reason)] += 1
-    completeness = []
-    for site in SITES:
-        mine = [r for r in rows if r[0] == site]
-        gaps = Counter(int((b[1] - a[1]).total_seconds()) for a, b in pairwise(mine))
-        cadence = min(gaps, key=lambda g: (-gaps[g], g))
-        span = (mine[-1][1] - mine[0][1]).total_seconds()
-        should = round(span / cadence) + 1
-        measured = sum(1 for r in mine if not r[7])
-        completeness.append(
-            (
-                site,
-                mine[0][1],
-                mine[-1][1],
-                cadence / 60,
-                should,
-                measured,
-                len(mine) - measured,
-                round(measured / should, 4),
-            )
-        )
-    return {
-        "daily-energy": [(s, d, *v) for (s, d), v in sorted(daily.items())],
-        "monthly-self-sufficiency": [
-            (s, m, g, c, round(float(both) / float(c), 4)) for (s, m), (g, c, both) in sorted(monthly.items())
-        ],
-        "anomaly-rate": sorted(
-            ((m, reason, n, per_month[m], round(n / per_month[m], 6)) for (m, reason), n in flagged.items()),
-            key=lambda r: (r[0], -r[2], r[1]),
-        ),
-        "completeness": sorted(completeness, key=lambda r: (r[7], r[0])),
-    }
+    return answers(table_rows(settings, SITES))
 
 
 def test_the_ready_queries_give_dynamodbs_numbers_before_and_after_compaction(stack):
@@ -226,3 +177,16 @@ def test_on_aws_a_statement_that_would_change_data_never_reaches_athena(athena):
         run(athena, "DROP TABLE records_compacted")
 
     assert client(athena, "athena").list_query_executions(WorkGroup=athena.athena_workgroup)["QueryExecutionIds"] == []
+
+
+def test_a_damaged_local_database_is_built_again_and_queries_at_once_take_turns(stack):
+    settings, cache = stack
+    want = run(settings, lake_queries.DAILY_ENERGY.sql, cache_dir=cache).rows
+    (cache / lake_local.DATABASE).write_bytes(b"not a DuckDB database" * 100)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        answers_at_once = list(
+            pool.map(lambda _: run(settings, lake_queries.DAILY_ENERGY.sql, cache_dir=cache), range(3))
+        )
+
+    assert all(answer.rows == want for answer in answers_at_once)
