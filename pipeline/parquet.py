@@ -37,14 +37,14 @@ CREATED_BY = "energy-pipeline parquet writer"
 KINDS = ("string", "bool", "int", "decimal", "timestamp", "strings")
 MAX_DECIMAL_PRECISION = 18  # digits an INT64 holds
 
-# parquet.thrift's enums, as far as this writer uses them
-_BOOLEAN, _INT64, _BYTE_ARRAY = 0, 2, 6  # Type
-_REQUIRED, _OPTIONAL, _REPEATED = 0, 1, 2  # FieldRepetitionType
-_UTF8, _DECIMAL, _LIST, _TIMESTAMP_MICROS = 0, 5, 3, 10  # ConvertedType
-_PLAIN, _RLE = 0, 3  # Encoding
-_GZIP = 2  # CompressionCodec
-_DATA_PAGE = 0  # PageType
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# parquet.thrift's enums, as far as this writer (and `parquet_reader`, which reads what it writes) uses them
+BOOLEAN, INT64, BYTE_ARRAY = 0, 2, 6  # Type
+REQUIRED, OPTIONAL, REPEATED = 0, 1, 2  # FieldRepetitionType
+UTF8, DECIMAL, LIST, TIMESTAMP_MICROS = 0, 5, 3, 10  # ConvertedType
+PLAIN, RLE = 0, 3  # Encoding
+GZIP = 2  # CompressionCodec
+DATA_PAGE = 0  # PageType
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ParquetError(ValueError):
@@ -136,7 +136,7 @@ def _plain(column: Column, present: list[Any]) -> tuple[bytes, tuple[bytes, byte
 
 
 def _physical(column: Column) -> int:
-    return {"string": _BYTE_ARRAY, "strings": _BYTE_ARRAY, "bool": _BOOLEAN}.get(column.kind, _INT64)
+    return {"string": BYTE_ARRAY, "strings": BYTE_ARRAY, "bool": BOOLEAN}.get(column.kind, INT64)
 
 
 def _list_levels(column: Column, values: list[Any]) -> tuple[list[int], list[int], list[str]]:
@@ -182,7 +182,7 @@ def _as_int64(kind: str, column: Column, value: Any) -> int:
     else:  # timestamp
         if not isinstance(value, datetime) or value.tzinfo is None:
             raise ParquetError(f"column {column.name}: {value!r} is not a datetime with a time zone")
-        delta = value - _EPOCH
+        delta = value - EPOCH
         number = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
     if not -(2**63) <= number < 2**63:
         raise ParquetError(f"column {column.name}: {value!r} does not fit 64 bits")
@@ -274,19 +274,19 @@ def _value(ftype: int, value: Any) -> bytes:
 
 
 def _page_header(entries: int, uncompressed: int, compressed: int) -> bytes:
-    data_page = _struct([(1, _I32, entries), (2, _I32, _PLAIN), (3, _I32, _RLE), (4, _I32, _RLE)])
-    return _struct([(1, _I32, _DATA_PAGE), (2, _I32, uncompressed), (3, _I32, compressed), (5, _STRUCT, data_page)])
+    data_page = _struct([(1, _I32, entries), (2, _I32, PLAIN), (3, _I32, RLE), (4, _I32, RLE)])
+    return _struct([(1, _I32, DATA_PAGE), (2, _I32, uncompressed), (3, _I32, compressed), (5, _STRUCT, data_page)])
 
 
 def _schema(columns: Sequence[Column]) -> list[bytes]:
     elements = [_struct([(4, _BINARY, "schema"), (5, _I32, len(columns))])]
     for column in columns:
-        repetition = _OPTIONAL if column.optional else _REQUIRED
+        repetition = OPTIONAL if column.optional else REQUIRED
         if column.kind == "strings":
             elements += [
-                _struct([(3, _I32, repetition), (4, _BINARY, column.name), (5, _I32, 1), (6, _I32, _LIST)]),
-                _struct([(3, _I32, _REPEATED), (4, _BINARY, "list"), (5, _I32, 1)]),
-                _struct([(1, _I32, _BYTE_ARRAY), (3, _I32, _REQUIRED), (4, _BINARY, "element"), (6, _I32, _UTF8)]),
+                _struct([(3, _I32, repetition), (4, _BINARY, column.name), (5, _I32, 1), (6, _I32, LIST)]),
+                _struct([(3, _I32, REPEATED), (4, _BINARY, "list"), (5, _I32, 1)]),
+                _struct([(1, _I32, BYTE_ARRAY), (3, _I32, REQUIRED), (4, _BINARY, "element"), (6, _I32, UTF8)]),
             ]
             continue
         fields: list[Field | None] = [
@@ -294,7 +294,7 @@ def _schema(columns: Sequence[Column]) -> list[bytes]:
             (3, _I32, repetition),
             (4, _BINARY, column.name),
         ]
-        converted = {"string": _UTF8, "decimal": _DECIMAL, "timestamp": _TIMESTAMP_MICROS}.get(column.kind)
+        converted = {"string": UTF8, "decimal": DECIMAL, "timestamp": TIMESTAMP_MICROS}.get(column.kind)
         if converted is not None:
             fields.append((6, _I32, converted))
         if column.kind == "decimal":
@@ -318,9 +318,9 @@ def _file_metadata(columns: Sequence[Column], rows: int, chunks: Sequence[tuple[
         column_meta = _struct(
             [
                 (1, _I32, meta.physical),
-                (2, _LIST_T, (_I32, [_PLAIN, _RLE])),
+                (2, _LIST_T, (_I32, [PLAIN, RLE])),
                 (3, _LIST_T, (_BINARY, path)),
-                (4, _I32, _GZIP),
+                (4, _I32, GZIP),
                 (5, _I64, meta.values),
                 (6, _I64, meta.uncompressed),
                 (7, _I64, meta.compressed),

@@ -17,20 +17,20 @@ from decimal import Decimal
 from typing import Any
 
 from pipeline.parquet import (
-    _BOOLEAN,
-    _BYTE_ARRAY,
-    _DATA_PAGE,
-    _DECIMAL,
-    _EPOCH,
-    _GZIP,
-    _INT64,
-    _LIST,
-    _OPTIONAL,
-    _PLAIN,
-    _REPEATED,
-    _TIMESTAMP_MICROS,
-    _UTF8,
+    BOOLEAN,
+    BYTE_ARRAY,
+    DATA_PAGE,
+    DECIMAL,
+    EPOCH,
+    GZIP,
+    INT64,
+    LIST,
     MAGIC,
+    OPTIONAL,
+    PLAIN,
+    REPEATED,
+    TIMESTAMP_MICROS,
+    UTF8,
     Column,
     ParquetError,
 )
@@ -82,12 +82,12 @@ def _columns(elements: list[_Fields]) -> tuple[tuple[Column, ...], list[_Fields]
     while i < len(elements):
         element = elements[i]
         name = _text(element.bytes(4))
-        optional = element.get(3) == _OPTIONAL
+        optional = element.get(3) == OPTIONAL
         if element.get(5):  # a group: only the three-level list of texts is ours
-            if element.get(6) != _LIST or i + 2 >= len(elements):
+            if element.get(6) != LIST or i + 2 >= len(elements):
                 raise ParquetError(f"column {name}: a nested column this reader does not know")
             repeated, leaf = elements[i + 1], elements[i + 2]
-            if repeated.get(3) != _REPEATED or leaf.get(1) != _BYTE_ARRAY or leaf.get(6) != _UTF8:
+            if repeated.get(3) != REPEATED or leaf.get(1) != BYTE_ARRAY or leaf.get(6) != UTF8:
                 raise ParquetError(f"column {name}: only lists of texts are read")
             columns.append(Column(name, "strings", optional=optional))
             leaves.append(leaf)
@@ -101,17 +101,17 @@ def _columns(elements: list[_Fields]) -> tuple[tuple[Column, ...], list[_Fields]
 
 def _flat_column(name: str, optional: bool, element: _Fields) -> Column:
     physical, converted = element.get(1), element.get(6)
-    if element.get(3) == _REPEATED:
+    if element.get(3) == REPEATED:
         raise ParquetError(f"column {name}: a repeated column this reader does not know")
-    if physical == _BYTE_ARRAY and converted == _UTF8:
+    if physical == BYTE_ARRAY and converted == UTF8:
         return Column(name, "string", optional=optional)
-    if physical == _BOOLEAN:
+    if physical == BOOLEAN:
         return Column(name, "bool", optional=optional)
-    if physical == _INT64 and converted == _DECIMAL:
+    if physical == INT64 and converted == DECIMAL:
         return Column(name, "decimal", optional=optional, precision=element.int(8, 18), scale=element.int(7))
-    if physical == _INT64 and converted == _TIMESTAMP_MICROS:
+    if physical == INT64 and converted == TIMESTAMP_MICROS:
         return Column(name, "timestamp", optional=optional)
-    if physical == _INT64 and converted is None:
+    if physical == INT64 and converted is None:
         return Column(name, "int", optional=optional)
     raise ParquetError(f"column {name}: physical type {physical} / converted type {converted} is not read here")
 
@@ -123,7 +123,7 @@ def _chunk(data: bytes, column: Column, leaf: _Fields, meta: _Fields, rows: int)
     if meta.get(11) is not None:
         raise ParquetError(f"column {column.name}: dictionary encoding is not read here")
     codec = meta.int(4)
-    if codec not in (_GZIP, _UNCOMPRESSED):
+    if codec not in (GZIP, _UNCOMPRESSED):
         raise ParquetError(f"column {column.name}: compression codec {codec} is not read here")
     is_list = column.kind == "strings"
     max_repetition = 1 if is_list else 0
@@ -145,7 +145,7 @@ def _chunk(data: bytes, column: Column, leaf: _Fields, meta: _Fields, rows: int)
         position = reader.position + size
         page = header.struct(5)
         count = page.int(1)
-        if header.get(1) != _DATA_PAGE or page.get(2) != _PLAIN:
+        if header.get(1) != DATA_PAGE or page.get(2) != PLAIN:
             raise ParquetError(
                 f"column {column.name}: page type {header.get(1)}, encoding {page.get(2)}: not read here"
             )
@@ -233,7 +233,7 @@ def _levels(raw: bytes, offset: int, max_level: int, count: int, name: str) -> t
 
 def _plain(column: Column, leaf: _Fields, raw: bytes, offset: int, count: int) -> list[Any]:
     physical = leaf.get(1)
-    if physical == _BYTE_ARRAY:
+    if physical == BYTE_ARRAY:
         texts = []
         for _ in range(count):
             if offset + 4 > len(raw):
@@ -245,7 +245,7 @@ def _plain(column: Column, leaf: _Fields, raw: bytes, offset: int, count: int) -
             texts.append(_text(value, column.name))
             offset += 4 + length
         return texts
-    if physical == _BOOLEAN:
+    if physical == BOOLEAN:
         packed = raw[offset : offset + (count + 7) // 8]
         if len(packed) * 8 < count:
             raise ParquetError(f"column {column.name}: a page's values are cut short")
@@ -264,7 +264,7 @@ def _decimal(column: Column) -> Callable[[int], Decimal]:
 def _timestamp(column: Column) -> Callable[[int], Any]:
     def convert(n: int) -> Any:
         try:
-            return _EPOCH + timedelta(microseconds=n)
+            return EPOCH + timedelta(microseconds=n)
         except OverflowError:
             raise ParquetError(f"column {column.name}: {n} µs is not a date") from None
 
