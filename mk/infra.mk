@@ -16,6 +16,7 @@
 #                 $(SIMULATOR_ZIP) from lambda/simulator.py and what it imports (deterministic)
 #   checkov-venv  create $(CHECKOV_VENV) with checkov==$(CHECKOV_VERSION) (once)
 #   tf-cli-config write $(TF_CLI_CONFIG)
+#   lake-schema   write terraform/lake_schema.tf (the lake's columns and view SQL) from pipeline/lake.py
 #   test-infra    only the infrastructure tests (tests/infra)
 
 TF_PLUGIN_MIRROR ?= /opt/tf-plugins
@@ -38,7 +39,7 @@ CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(CHECKOV_VERSION)
 export TF_CLI_CONFIG_FILE := $(abspath $(TF_CLI_CONFIG))
 export CHECKPOINT_DISABLE := 1
 
-.PHONY: lambda-zip checkov-venv tf-cli-config test-infra
+.PHONY: lambda-zip checkov-venv tf-cli-config test-infra lake-schema
 
 ## lambda-zip: build/lambda.zip and build/simulator.zip, the function packages (same sources -> same bytes)
 lambda-zip: $(LAMBDA_ZIP) $(SIMULATOR_ZIP)
@@ -58,6 +59,10 @@ $(CHECKOV_STAMP):
 	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
 	$(CHECKOV_VENV)/bin/pip install --quiet checkov==$(CHECKOV_VERSION)
 	touch $@
+
+## lake-schema: terraform/lake_schema.tf from pipeline/lake.py (tests/infra fails while it is stale)
+lake-schema: $(VENV)/.runtime
+	$(PY) scripts/lake_schema.py
 
 ## tf-cli-config: Terraform CLI config using the provider mirror, when there is one
 tf-cli-config:

@@ -63,6 +63,10 @@ locals {
     # Alert episodes: how often a reminder may come, and how long clean before "resolved".
     ENERGY_REPEAT_INTERVAL_MINUTES = tostring(var.alert_repeat_interval_minutes)
     ENERGY_RESOLVE_AFTER_MINUTES   = tostring(var.alert_resolve_after_minutes)
+    # The data lake on Athena (lake.tf): the Glue database of its tables and view, and the
+    # workgroup queries run in.
+    ENERGY_LAKE_DATABASE    = aws_glue_catalog_database.lake.name
+    ENERGY_ATHENA_WORKGROUP = aws_athena_workgroup.lake.name
   }
 
   tags = merge(

@@ -125,3 +125,33 @@ output "simulator_schedule_rule_name" {
   description = "EventBridge rule that invokes the simulator (null unless simulator_enabled): disable it to pause the uploads."
   value       = one(aws_cloudwatch_event_rule.simulator[*].name)
 }
+
+output "lake_database" {
+  description = "Glue database of the data lake (ENERGY_LAKE_DATABASE): the tables records_landing and records_compacted, and the records view analysts query."
+  value       = aws_glue_catalog_database.lake.name
+}
+
+output "athena_workgroup" {
+  description = "Athena workgroup for the lake's queries (ENERGY_ATHENA_WORKGROUP): it enforces its results bucket, their encryption and the per-query scan limit."
+  value       = aws_athena_workgroup.lake.name
+}
+
+output "athena_results_bucket" {
+  description = "Bucket where the workgroup writes query results (expired after athena_results_retention_days)."
+  value       = aws_s3_bucket.athena_results.bucket
+}
+
+output "lake_compaction_function_name" {
+  description = "Name of the lake's compaction function (null unless lake_compaction_enabled): its logs are /aws/lambda/<name>."
+  value       = one(aws_lambda_function.lake_compaction[*].function_name)
+}
+
+output "lake_compaction_schedule_rule_name" {
+  description = "EventBridge rule that invokes the compaction (null unless lake_compaction_enabled): disable it to pause compaction."
+  value       = one(aws_cloudwatch_event_rule.lake_compaction[*].name)
+}
+
+output "lake_reader_policy_arn" {
+  description = "ARN of the IAM policy that lets analysts query the lake with Athena (no DDL): attach it to their role, group or users."
+  value       = aws_iam_policy.lake_reader.arn
+}

@@ -261,3 +261,91 @@ variable "simulator_zip_path" {
     error_message = "simulator_zip_path must name a .zip file."
   }
 }
+
+variable "lake_landing_start_date" {
+  type        = string
+  description = "First day (YYYY-MM-DD, UTC) the pipeline can have written records to the data lake: the start of the records_landing table's partition projection over curated/landing/written=<day>/. Any day on or before the stack's first deployment; an earlier one only makes every query list more empty days."
+  default     = "2026-01-01"
+
+  validation {
+    condition     = can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", var.lake_landing_start_date)) && can(formatdate("YYYY", "${var.lake_landing_start_date}T00:00:00Z"))
+    error_message = "lake_landing_start_date must be a date written YYYY-MM-DD, such as \"2026-01-01\"."
+  }
+}
+
+variable "lake_readings_start_date" {
+  type        = string
+  description = "Earliest reading day (YYYY-MM-DD, UTC) Athena looks for in the compacted lake, curated/records/day=<day>/: the start of the records_compacted table's partition projection. Readings of earlier days are invisible to Athena once compacted, so set it no later than the oldest reading you load (backfills included)."
+  default     = "2010-01-01"
+
+  validation {
+    condition     = can(regex("^[0-9]{4}-[0-9]{2}-[0-9]{2}$", var.lake_readings_start_date)) && can(formatdate("YYYY", "${var.lake_readings_start_date}T00:00:00Z"))
+    error_message = "lake_readings_start_date must be a date written YYYY-MM-DD, such as \"2010-01-01\"."
+  }
+}
+
+variable "athena_bytes_scanned_cutoff_per_query" {
+  type        = number
+  description = "Most bytes one query in the lake's Athena workgroup may scan before Athena cancels it (and bills what it scanned, at $5 per TB). Athena's minimum is 10 MB (10485760); the default is 1 GiB, about half a cent a query."
+  default     = 1073741824
+
+  validation {
+    condition     = var.athena_bytes_scanned_cutoff_per_query >= 10485760 && floor(var.athena_bytes_scanned_cutoff_per_query) == var.athena_bytes_scanned_cutoff_per_query
+    error_message = "athena_bytes_scanned_cutoff_per_query must be a whole number of bytes, at least 10485760 (10 MB, Athena's minimum)."
+  }
+}
+
+variable "athena_results_retention_days" {
+  type        = number
+  description = "Days Athena's query results (CSV files and metadata in the workgroup's own results bucket) are kept before S3 expires them."
+  default     = 7
+
+  validation {
+    condition     = var.athena_results_retention_days >= 1 && floor(var.athena_results_retention_days) == var.athena_results_retention_days
+    error_message = "athena_results_retention_days must be a whole number of days, at least 1."
+  }
+}
+
+variable "lake_compaction_enabled" {
+  type        = bool
+  description = "Add the scheduled compaction of the data lake (lake.tf): a function that moves the landing objects' rows into one object per reading day, keeping each reading's newest row, on every tick of lake_compaction_schedule. Off, the landing area keeps every write and queries scan all of it."
+  default     = true
+
+  validation {
+    condition     = var.lake_compaction_enabled != null
+    error_message = "lake_compaction_enabled must be true or false."
+  }
+}
+
+variable "lake_compaction_schedule" {
+  type        = string
+  description = "How often the data lake is compacted: an EventBridge schedule expression, rate(...) or cron(...)."
+  default     = "rate(1 hour)"
+
+  validation {
+    condition     = can(regex("^(rate\\(1 (minute|hour|day)\\)|rate\\([1-9][0-9]* (minutes|hours|days)\\)|cron\\([^()]+\\))$", var.lake_compaction_schedule))
+    error_message = "lake_compaction_schedule must be an EventBridge schedule expression such as \"rate(1 hour)\", \"rate(30 minutes)\" or \"cron(15 * * * ? *)\" (\"rate(1 hour)\" is singular, \"rate(2 hours)\" plural)."
+  }
+}
+
+variable "lake_compaction_timeout_seconds" {
+  type        = number
+  description = "Timeout of the compaction function in seconds; a run cut short leaves the landing objects it had not merged for the next run."
+  default     = 900
+
+  validation {
+    condition     = var.lake_compaction_timeout_seconds >= 1 && var.lake_compaction_timeout_seconds <= 900 && floor(var.lake_compaction_timeout_seconds) == var.lake_compaction_timeout_seconds
+    error_message = "lake_compaction_timeout_seconds must be a whole number from 1 to 900."
+  }
+}
+
+variable "lake_compaction_memory_mb" {
+  type        = number
+  description = "Memory of the compaction function in MB (CPU scales with it): it holds a reading day's rows while it merges them."
+  default     = 1024
+
+  validation {
+    condition     = var.lake_compaction_memory_mb >= 128 && var.lake_compaction_memory_mb <= 10240 && floor(var.lake_compaction_memory_mb) == var.lake_compaction_memory_mb
+    error_message = "lake_compaction_memory_mb must be a whole number from 128 to 10240."
+  }
+}

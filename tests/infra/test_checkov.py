@@ -6,7 +6,8 @@ and CKV_SKIP_PACKAGE_UPDATE_CHECK stop its calls to the Bridgecrew platform and 
 
 checkov renders variables before its resource checks, and a resource whose count comes to
 0 gets only the graph checks: with the defaults, the scheduled simulator (simulator.tf, off
-unless simulator_enabled) would go unchecked. Every scan here turns it on.
+unless simulator_enabled) would go unchecked. Every scan here turns on every optional part
+(the simulator, and the lake's compaction, which is on by default anyway).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ TERRAFORM_DIR = REPO / "terraform"
 CHECKOV = REPO / ".venv-checkov" / "bin" / "checkov"
 SKIP_COMMENT = re.compile(r"#\s*checkov:skip=(CKV2?_AWS_\d+)(?::(.*))?")
 # Every optional part of the stack on, so that checkov checks each resource in full.
-EVERYTHING_ON = "simulator_enabled = true\n"
+EVERYTHING_ON = "simulator_enabled = true\nlake_compaction_enabled = true\n"
 
 
 def run_checkov(directory: Path, var_file: Path) -> dict[str, Any]:
@@ -93,6 +94,14 @@ def test_checkov_finds_no_failed_check(everything_on: Path) -> None:
     assert ("aws_lambda_permission.simulator[0]", "CKV_AWS_364") in passed  # invoked only from its rule
     assert ("aws_lambda_function.simulator[0]", "CKV_AWS_45") in passed  # no secrets in its environment
     assert ("aws_iam_role_policy.simulator[0]", "CKV_AWS_62") in passed  # no full admin
+    # So did the lake's: compaction runs one at a time, invoked only from its rule, and the
+    # workgroup enforces its results' encryption.
+    assert ("aws_lambda_function.lake_compaction[0]", "CKV_AWS_115") in passed  # concurrency reserved
+    assert ("aws_lambda_permission.lake_compaction[0]", "CKV_AWS_364") in passed
+    assert ("aws_iam_role_policy.lake_compaction[0]", "CKV_AWS_62") in passed
+    assert ("aws_athena_workgroup.lake", "CKV_AWS_82") in passed  # clients cannot turn encryption off
+    assert ("aws_athena_workgroup.lake", "CKV_AWS_159") in passed  # results encrypted
+    assert ("aws_iam_policy.lake_reader", "CKV_AWS_62") in passed
 
 
 def test_every_suppression_has_a_reason_and_is_needed(everything_on: Path, tmp_path: Path) -> None:

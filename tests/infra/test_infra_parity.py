@@ -7,6 +7,7 @@ indexes, queue settings and subscriptions are the same, so one test compares the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -36,3 +37,25 @@ def test_bootstrap_creates_what_terraform_declares(tf, shapes, clean_server: Emb
 
     # THEN they are the same stack
     assert created == declared
+
+
+def test_the_lake_has_the_names_the_settings_expect(tf) -> None:
+    # The embedded stack has no Athena (DuckDB reads the lake locally), so these names are
+    # only compared: with the default prefix, Terraform's Glue database and workgroup are the
+    # ones Settings names when nothing configures them (ENERGY_LAKE_DATABASE,
+    # ENERGY_ATHENA_WORKGROUP), and the app's environment passes Terraform's own on AWS.
+    defaults = Settings()
+    database = tf.resolve(tf.locals["lake_database_name"])
+    replaced = re.fullmatch(r'\$\{replace\("([^"]*)", "-", "_"\)\}', database)
+    assert replaced, f"expected the prefix's hyphens replaced by underscores: {database}"
+    assert replaced.group(1).replace("-", "_") == defaults.lake_database == "energy_lake"
+    # Glue allows lowercase letters, digits and underscores: a prefix may hold only those and
+    # hyphens, which become underscores.
+    (validation,) = tf.variables["name_prefix"]["validation"]
+    assert 'regex("^[a-z][a-z0-9-]{0,28}[a-z0-9]$", var.name_prefix)' in validation["condition"]
+    assert tf.resolve(tf.locals["athena_workgroup_name"]) == defaults.athena_workgroup == "energy-lake"
+    assert tf.resource("aws_glue_catalog_database", "lake")["name"] == "${local.lake_database_name}"
+    assert tf.resource("aws_athena_workgroup", "lake")["name"] == "${local.athena_workgroup_name}"
+    environment = tf.locals["pipeline_environment"]
+    assert environment["ENERGY_LAKE_DATABASE"] == "${aws_glue_catalog_database.lake.name}"
+    assert environment["ENERGY_ATHENA_WORKGROUP"] == "${aws_athena_workgroup.lake.name}"

@@ -20,6 +20,7 @@ import base64
 import hashlib
 import importlib.util
 import json
+import re
 import shutil
 import time
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ import pytest
 
 from local_aws.runner import LambdaContext, Runner
 from local_aws.server import EmbeddedServer
+from pipeline import lake
 from pipeline.ops.simulated_files import SimulatorConfig
 from pipeline.schema import table_specs
 from pipeline.settings import Settings
@@ -38,9 +40,24 @@ from tests.conftest import load_event
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = REPO / "terraform"
 # Every service the provider calls; kms because it describes the AWS-managed key of the
-# tables' encryption, events for the scheduled simulator's rule (simulator.tf). Terraform
-# runs with a proxy that refuses everything but 127.0.0.1.
-SERVICES = ("cloudwatch", "dynamodb", "events", "iam", "kms", "lambda", "logs", "s3", "sns", "sqs", "sts")
+# tables' encryption, events for the scheduled simulator's and the lake compaction's rules,
+# glue and athena for the data lake's catalog and workgroup (lake.tf). Terraform runs with
+# a proxy that refuses everything but 127.0.0.1.
+SERVICES = (
+    "athena",
+    "cloudwatch",
+    "dynamodb",
+    "events",
+    "glue",
+    "iam",
+    "kms",
+    "lambda",
+    "logs",
+    "s3",
+    "sns",
+    "sqs",
+    "sts",
+)
 APPLY_TIMEOUT = 600
 DESTROY_TIMEOUT = 400
 
@@ -63,7 +80,9 @@ provider "aws" {{
   access_key                  = "testing"
   secret_key                  = "testing"
   skip_credentials_validation = true
-  skip_requesting_account_id  = true
+  # The provider builds some ARNs itself (the Athena workgroup's, for its tags) with the
+  # account id it asked STS for: moto's STS answers 123456789012, as in moto's own ARNs.
+  skip_requesting_account_id  = false
   skip_metadata_api_check     = true
   skip_region_validation      = true
   s3_use_path_style           = true
@@ -129,6 +148,14 @@ def test_plan_refuses_bad_values_with_a_readable_reason(fresh_terraform, moto, l
             "-var=simulator_schedule=every 5 minutes",
             f"-var=lambda_zip_path={package}",
         ],
+        "at least 10485760 (10 MB, Athena's minimum)": [
+            "-var=athena_bytes_scanned_cutoff_per_query=1000000",
+            f"-var=lambda_zip_path={package}",
+        ],
+        "lake_readings_start_date must be a date written YYYY-MM-DD": [
+            "-var=lake_readings_start_date=2026-02-30",
+            f"-var=lambda_zip_path={package}",
+        ],
         "must be at most 20000 readings in one file": [
             "-var=simulator_enabled=true",
             "-var=simulator_sites=1000",
@@ -167,16 +194,7 @@ def test_the_simulator_is_planned_only_when_enabled_and_on_the_schedule_given(
     packages = (f"-var=lambda_zip_path={lambda_zip}", f"-var=simulator_zip_path={simulator_zip}")
 
     def planned(*variables: str) -> dict[str, dict]:
-        """Address -> planned attributes of every resource the plan would create."""
-        fresh_terraform.run(
-            "plan", "-input=false", "-no-color", "-out=plan.bin", *packages, *variables, timeout=300, local_only=True
-        )
-        shown = json.loads(fresh_terraform.run("show", "-json", "plan.bin", local_only=True).stdout)
-        return {
-            c["address"]: c["change"]["after"]
-            for c in shown["resource_changes"]
-            if c["change"]["actions"] == ["create"]
-        }
+        return planned_creations(fresh_terraform, *packages, *variables)
 
     # WHEN it is planned with the defaults, THEN no part of the simulator is in the plan
     off = planned()
@@ -212,6 +230,72 @@ def test_the_simulator_is_planned_only_when_enabled_and_on_the_schedule_given(
     permission = on["aws_lambda_permission.simulator[0]"]
     assert (permission["action"], permission["principal"]) == ("lambda:InvokeFunction", "events.amazonaws.com")
     assert on["aws_cloudwatch_log_group.simulator[0]"]["name"] == "/aws/lambda/energy-simulator"
+
+
+COMPACTION_PARTS = {
+    "aws_cloudwatch_log_group.lake_compaction[0]",
+    "aws_iam_role.lake_compaction[0]",
+    "aws_iam_role_policy.lake_compaction[0]",
+    "aws_lambda_function.lake_compaction[0]",
+    "aws_cloudwatch_event_rule.lake_compaction[0]",
+    "aws_cloudwatch_event_target.lake_compaction[0]",
+    "aws_lambda_permission.lake_compaction[0]",
+}
+
+
+def planned_creations(cli, *variables: str) -> dict[str, dict]:
+    """Address -> planned attributes of every resource a plan with `variables` would create."""
+    cli.run("plan", "-input=false", "-no-color", "-out=plan.bin", *variables, timeout=300, local_only=True)
+    shown = json.loads(cli.run("show", "-json", "plan.bin", local_only=True).stdout)
+    return {
+        c["address"]: c["change"]["after"] for c in shown["resource_changes"] if c["change"]["actions"] == ["create"]
+    }
+
+
+@pytest.mark.slow
+def test_the_lake_is_planned_with_compaction_unless_switched_off_and_the_view_athena_reads(
+    fresh_terraform, moto, lambda_zip
+) -> None:
+    # GIVEN the configuration pointed at moto and the pipeline's package built
+    (fresh_terraform.workdir / "moto_override.tf").write_text(moto_override(moto.endpoint))
+    package = f"-var=lambda_zip_path={lambda_zip}"
+
+    # WHEN it is planned with the defaults
+    on = planned_creations(fresh_terraform, package)
+
+    # THEN the compaction is in it, on the hourly schedule, with the pipeline's package
+    assert set(on) >= COMPACTION_PARTS
+    assert on["aws_cloudwatch_event_rule.lake_compaction[0]"]["schedule_expression"] == "rate(1 hour)"
+    compaction = on["aws_lambda_function.lake_compaction[0]"]
+    pipeline = on["aws_lambda_function.pipeline"]
+    assert compaction["handler"] == "handler.compact" and compaction["reserved_concurrent_executions"] == 1
+    assert (compaction["filename"], compaction["source_code_hash"]) == (
+        pipeline["filename"],
+        pipeline["source_code_hash"],
+    )
+    # AND the view Terraform renders decodes to pipeline/lake.py's SQL and columns
+    view = on["aws_glue_catalog_table.records_view"]
+    encoded = PRESTO_VIEW.fullmatch(view["view_original_text"])
+    assert encoded, view["view_original_text"][:200]
+    definition = json.loads(base64.b64decode(encoded.group(1)))
+    assert definition["originalSql"] == lake.records_view()
+    assert [c["name"] for c in definition["columns"]] == [c.name for c in lake.COLUMNS]
+    assert definition["schema"] == "energy_lake" and definition["catalog"] == "awsdatacatalog"
+    assert [c["name"] for c in view["storage_descriptor"][0]["columns"]] == [c.name for c in lake.COLUMNS]
+
+    # WHEN it is planned with compaction switched off
+    off = planned_creations(fresh_terraform, package, "-var=lake_compaction_enabled=false")
+
+    # THEN exactly the compaction's parts are gone; the catalog, workgroup and policy stay
+    assert set(on) - set(off) == COMPACTION_PARTS
+    assert set(off) <= set(on)
+    for address in (
+        "aws_glue_catalog_table.records_view",
+        "aws_athena_workgroup.lake",
+        "aws_iam_policy.lake_reader",
+        "aws_s3_bucket.athena_results",
+    ):
+        assert address in off, address
 
 
 @pytest.mark.slow
@@ -425,6 +509,22 @@ def test_apply_then_the_pipeline_runs_on_what_terraform_made_then_destroy(
         ledger = dynamodb.get_item(TableName=env["ENERGY_FILES_TABLE"], Key={"source_key": {"S": simulated_key}})
         assert ledger["Item"]["status"]["S"] == "processed"
 
+        # AND the data lake is catalogued where the pipeline wrote its rows, queried through a
+        # workgroup with its own results bucket and scan limit, compacted on schedule by the
+        # pipeline's own package, and analysts may query it and do nothing else
+        assert (env["ENERGY_LAKE_DATABASE"], env["ENERGY_ATHENA_WORKGROUP"]) == (
+            outputs["lake_database"],
+            outputs["athena_workgroup"],
+        )
+        assert (settings.lake_database, settings.athena_workgroup) == (
+            defaults.lake_database,
+            defaults.athena_workgroup,
+        )
+        assert_the_lake_is_catalogued(aws, outputs, bucket, tf.locals["lake_columns"])
+        assert_the_workgroup_and_its_results_bucket(aws, outputs)
+        assert_the_compaction_is_scheduled(aws, outputs, function, bucket)
+        assert_analysts_may_only_query(aws, outputs, bucket)
+
         # WHEN the stack is torn down as docs/deploying.md's Teardown section says: empty the versioned bucket, destroy
         sqs.delete_queue(QueueUrl=probe_url)
         empty_versioned_bucket(s3, bucket)
@@ -446,6 +546,10 @@ def test_apply_then_the_pipeline_runs_on_what_terraform_made_then_destroy(
         assert bucket not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
         assert not aws("lambda").list_functions()["Functions"]
         assert not events.list_rules()["Rules"]
+        assert not aws("glue").get_databases()["DatabaseList"]
+        assert outputs["athena_workgroup"] not in [w["Name"] for w in aws("athena").list_work_groups()["WorkGroups"]]
+        assert outputs["athena_results_bucket"] not in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+        assert not aws("iam").list_policies(Scope="Local")["Policies"]
     finally:
         if not destroyed and (fresh_terraform.workdir / "terraform.tfstate").exists():
             try:  # leave nothing behind in moto, whatever failed above
@@ -460,6 +564,191 @@ def test_apply_then_the_pipeline_runs_on_what_terraform_made_then_destroy(
                 )
             except Exception as exc:  # the failure above is the one to report
                 print(f"cleanup destroy failed: {exc}")
+
+
+ACCOUNT = "123456789012"  # moto's
+PRESTO_VIEW = re.compile(r"/\* Presto View: ([A-Za-z0-9+/]+=*) \*/")
+
+
+def assert_the_lake_is_catalogued(aws, outputs: dict, bucket: str, declared_columns: list[dict]) -> None:
+    """The Glue database, its two tables (partition projection over the pipeline's own keys) and
+    the records view, as Glue stores them."""
+    glue, s3 = aws("glue"), aws("s3")
+    database = outputs["lake_database"]
+    assert glue.get_database(Name=database)["Database"]["Name"] == "energy_lake"
+    tables = {t["Name"]: t for t in glue.get_tables(DatabaseName=database)["TableList"]}
+    assert set(tables) == {lake.LANDING_TABLE, lake.COMPACTED_TABLE, lake.VIEW}
+    hive = [(c.name, next(d["hive_type"] for d in declared_columns if d["name"] == c.name)) for c in lake.COLUMNS]
+    for name, partition, start in (
+        (lake.LANDING_TABLE, "written", "2026-01-01"),
+        (lake.COMPACTED_TABLE, "day", "2010-01-01"),
+    ):
+        table = tables[name]
+        storage = table["StorageDescriptor"]
+        assert table["TableType"] == "EXTERNAL_TABLE"
+        assert [(c["Name"], c["Type"]) for c in storage["Columns"]] == hive
+        assert (
+            storage["SerdeInfo"]["SerializationLibrary"]
+            == "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+        )
+        assert [(k["Name"], k["Type"]) for k in table["PartitionKeys"]] == [(partition, "string")]
+        parameters = table["Parameters"]
+        assert {k: v for k, v in parameters.items() if k.startswith("projection.")} == {
+            "projection.enabled": "true",
+            f"projection.{partition}.type": "date",
+            f"projection.{partition}.format": "yyyy-MM-dd",
+            f"projection.{partition}.range": f"{start},NOW",
+            f"projection.{partition}.interval": "1",
+            f"projection.{partition}.interval.unit": "DAYS",
+        }
+        assert parameters["storage.location.template"] == f"{storage['Location']}{partition}=${{{partition}}}/"
+    # The pipeline's run above wrote its rows ahead into the landing area: each object is in the
+    # folder the landing table's template gives for the day in its key.
+    template = tables[lake.LANDING_TABLE]["Parameters"]["storage.location.template"]
+    landing = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="curated/landing/")["Contents"]]
+    assert landing
+    for key in landing:
+        day = re.fullmatch(r"curated/landing/written=(\d{4}-\d\d-\d\d)/part-[^/]+\.parquet", key).group(1)
+        assert f"s3://{bucket}/{key}".startswith(template.replace("${written}", day))
+    assert tables[lake.COMPACTED_TABLE]["StorageDescriptor"]["Location"] == f"s3://{bucket}/curated/records/"
+    # The view: Athena's encoding of a Trino view, whose SQL is pipeline/lake.py's
+    view = tables[lake.VIEW]
+    assert view["TableType"] == "VIRTUAL_VIEW" and view["Parameters"]["presto_view"] == "true"
+    assert view["ViewExpandedText"] == "/* Presto View */"
+    encoded = PRESTO_VIEW.fullmatch(view["ViewOriginalText"])
+    assert encoded, view["ViewOriginalText"][:200]
+    definition = json.loads(base64.b64decode(encoded.group(1)))
+    assert definition["originalSql"] == lake.records_view()
+    assert [c["name"] for c in definition["columns"]] == [c.name for c in lake.COLUMNS]
+    assert [c["type"] for c in definition["columns"]] == [c["presto_type"] for c in declared_columns]
+    assert (definition["catalog"], definition["schema"]) == ("awsdatacatalog", database)
+    assert (definition["owner"], definition["runAsInvoker"]) == (ACCOUNT, False)
+    assert [(c["Name"], c["Type"]) for c in view["StorageDescriptor"]["Columns"]] == hive
+
+
+def assert_the_workgroup_and_its_results_bucket(aws, outputs: dict) -> None:
+    configuration = aws("athena").get_work_group(WorkGroup=outputs["athena_workgroup"])["WorkGroup"]["Configuration"]
+    assert configuration["BytesScannedCutoffPerQuery"] == 1024**3  # the example's 1 GiB
+    assert configuration["EnforceWorkGroupConfiguration"] is True
+    assert configuration["PublishCloudWatchMetricsEnabled"] is True
+    assert configuration["EngineVersion"]["SelectedEngineVersion"] == "Athena engine version 3"
+    results = configuration["ResultConfiguration"]
+    bucket = outputs["athena_results_bucket"]
+    assert bucket == f"energy-athena-results-{ACCOUNT}"
+    assert results["OutputLocation"] == f"s3://{bucket}/"
+    assert results["EncryptionConfiguration"] == {"EncryptionOption": "SSE_S3"}
+    s3 = aws("s3")
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
+    (lifecycle,) = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    assert lifecycle["Expiration"] == {"Days": 7}
+    assert lifecycle["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    assert [s["Sid"] for s in policy["Statement"]] == ["DenyInsecureTransport"]
+
+
+def granted_by(document: dict | str) -> dict[str, tuple[set[str], set[str], dict]]:
+    """Sid -> (actions, resources, condition) of an IAM policy document."""
+    document = json.loads(document) if isinstance(document, str) else document
+
+    def listed(value: str | list[str]) -> set[str]:
+        return {value} if isinstance(value, str) else set(value)
+
+    return {
+        s["Sid"]: (listed(s["Action"]), listed(s["Resource"]), s.get("Condition", {}))
+        for s in document["Statement"]
+        if s["Effect"] == "Allow"
+    }
+
+
+def assert_the_compaction_is_scheduled(aws, outputs: dict, pipeline_function: dict, bucket: str) -> None:
+    """The compaction function runs the pipeline's package with its environment, one run at a
+    time, invoked hourly by its rule only, under a role limited to curated/."""
+    found = aws("lambda").get_function(FunctionName=outputs["lake_compaction_function_name"])
+    function = found["Configuration"]
+    assert (function["Handler"], function["Runtime"], function["Timeout"], function["MemorySize"]) == (
+        "handler.compact",
+        "python3.12",
+        900,
+        1024,
+    )
+    assert function["CodeSha256"] == pipeline_function["CodeSha256"]
+    assert function["Environment"] == pipeline_function["Environment"]
+    assert found["Concurrency"]["ReservedConcurrentExecutions"] == 1
+    events = aws("events")
+    rule = events.describe_rule(Name=outputs["lake_compaction_schedule_rule_name"])
+    assert (rule["ScheduleExpression"], rule["State"]) == ("rate(1 hour)", "ENABLED")
+    (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    assert target["Arn"] == function["FunctionArn"]
+    (grant,) = json.loads(aws("lambda").get_policy(FunctionName=function["FunctionName"])["Policy"])["Statement"]
+    assert grant["Principal"] == {"Service": "events.amazonaws.com"}
+    assert grant["Condition"]["ArnLike"]["AWS:SourceArn"] == rule["Arn"]
+    (group,) = aws("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{function['FunctionName']}")[
+        "logGroups"
+    ]
+    assert group["retentionInDays"] == 30
+    iam = aws("iam")
+    role = function["Role"].rsplit("/", 1)[-1]
+    (policy,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    raw = f"arn:aws:s3:::{bucket}"
+    assert granted_by(iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]) == {
+        "ListLake": ({"s3:ListBucket"}, {raw}, {"StringLike": {"s3:prefix": "curated/*"}}),
+        "ReadLake": ({"s3:GetObject"}, {f"{raw}/curated/*"}, {}),
+        "WriteCompactedDays": ({"s3:PutObject"}, {f"{raw}/curated/records/*"}, {}),
+        "DeleteMergedLanding": ({"s3:DeleteObject"}, {f"{raw}/curated/landing/*"}, {}),
+        "WriteOwnLogs": (
+            {"logs:CreateLogStream", "logs:PutLogEvents"},
+            {f"{group['arn'].removesuffix(':*')}:*"},
+            {},
+        ),
+    }
+
+
+def assert_analysts_may_only_query(aws, outputs: dict, bucket: str) -> None:
+    iam = aws("iam")
+    policy = iam.get_policy(PolicyArn=outputs["lake_reader_policy_arn"])["Policy"]
+    assert policy["PolicyName"] == "energy-lake-reader" and policy["AttachmentCount"] == 0
+    version = iam.get_policy_version(PolicyArn=policy["Arn"], VersionId=policy["DefaultVersionId"])
+    glue = f"arn:aws:glue:us-east-1:{ACCOUNT}"
+    raw, results = f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{outputs['athena_results_bucket']}"
+    assert granted_by(version["PolicyVersion"]["Document"]) == {
+        "RunQueriesInTheLakeWorkgroup": (
+            {
+                "athena:GetQueryExecution",
+                "athena:GetQueryResults",
+                "athena:GetWorkGroup",
+                "athena:StartQueryExecution",
+                "athena:StopQueryExecution",
+            },
+            {f"arn:aws:athena:us-east-1:{ACCOUNT}:workgroup/energy-lake"},
+            {},
+        ),
+        "ReadTheLakeCatalog": (
+            {"glue:GetDatabase", "glue:GetPartition", "glue:GetPartitions", "glue:GetTable", "glue:GetTables"},
+            {
+                f"{glue}:catalog",
+                f"{glue}:database/energy_lake",
+                f"{glue}:table/energy_lake/records_landing",
+                f"{glue}:table/energy_lake/records_compacted",
+                f"{glue}:table/energy_lake/records",
+            },
+            {},
+        ),
+        "ListTheLake": ({"s3:ListBucket"}, {raw}, {"StringLike": {"s3:prefix": "curated/*"}}),
+        "LocateTheLakeBucket": ({"s3:GetBucketLocation"}, {raw}, {}),
+        "ReadTheLake": ({"s3:GetObject"}, {f"{raw}/curated/*"}, {}),
+        "UseTheResultsBucket": (
+            {"s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"},
+            {results},
+            {},
+        ),
+        "WriteAndReadQueryResults": (
+            {"s3:AbortMultipartUpload", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"},
+            {f"{results}/*"},
+            {},
+        ),
+    }
 
 
 def simulator_handler():
