@@ -17,9 +17,11 @@ locals {
   athena_results_bucket_name = "${var.name_prefix}-athena-results-${local.account_id}"
 
   # pipeline/lake.py's layout under local.lake_prefix: landing/written=<day written>/ (LANDING)
-  # and records/day=<reading day>/records.parquet (COMPACTED).
+  # and records/day=<reading day>/records.parquet (COMPACTED); unreadable/ for what compaction
+  # sets aside (lake_compaction.UNREADABLE).
   lake_landing_prefix     = "${local.lake_prefix}landing/"
   lake_compacted_prefix   = "${local.lake_prefix}records/"
+  lake_unreadable_prefix  = "${local.lake_prefix}unreadable/"
   lake_landing_location   = "s3://${aws_s3_bucket.raw.bucket}/${local.lake_landing_prefix}"
   lake_compacted_location = "s3://${aws_s3_bucket.raw.bucket}/${local.lake_compacted_prefix}"
 
@@ -323,20 +325,15 @@ resource "aws_iam_role" "lake_compaction" {
 data "aws_iam_policy_document" "lake_compaction" {
   count = var.lake_compaction_enabled ? 1 : 0
 
-  # Listing is limited to keys under curated/ (it lists curated/landing/). The condition
-  # applies to listings only: a GET of a missing key under curated/ still answers 403
-  # AccessDenied rather than 404, since S3 checks ListBucket without a prefix for that.
+  # ListBucket on the whole bucket, as the pipeline's function has it: with it S3 answers a
+  # GET of a day not compacted yet with 404 NoSuchKey, which compaction reads as "a new day"
+  # (lake_compaction._read_day); with a prefix condition it would answer 403 AccessDenied,
+  # since a GET carries no s3:prefix, and every new day would fail the run.
   statement {
     sid       = "ListLake"
     effect    = "Allow"
     actions   = ["s3:ListBucket"]
     resources = [aws_s3_bucket.raw.arn]
-
-    condition {
-      test     = "StringLike"
-      variable = "s3:prefix"
-      values   = ["${local.lake_prefix}*"]
-    }
   }
 
   statement {
@@ -354,11 +351,20 @@ data "aws_iam_policy_document" "lake_compaction" {
     resources = ["${aws_s3_bucket.raw.arn}/${local.lake_compacted_prefix}*"]
   }
 
+  # Merged landing objects are deleted; an object compaction cannot read (a landing object,
+  # or a damaged day) is copied to curated/unreadable/ and deleted where it was.
   statement {
-    sid       = "DeleteMergedLanding"
+    sid       = "DeleteMergedOrUnreadable"
     effect    = "Allow"
     actions   = ["s3:DeleteObject"]
-    resources = ["${aws_s3_bucket.raw.arn}/${local.lake_landing_prefix}*"]
+    resources = ["${aws_s3_bucket.raw.arn}/${local.lake_landing_prefix}*", "${aws_s3_bucket.raw.arn}/${local.lake_compacted_prefix}*"]
+  }
+
+  statement {
+    sid       = "SetAsideUnreadable"
+    effect    = "Allow"
+    actions   = ["s3:PutObject"]
+    resources = ["${aws_s3_bucket.raw.arn}/${local.lake_unreadable_prefix}*"]
   }
 
   statement {
@@ -386,6 +392,7 @@ resource "aws_lambda_function" "lake_compaction" {
   #checkov:skip=CKV_AWS_117:The function talks only to S3's endpoint; a VPC would add NAT gateway or VPC endpoint costs and protect nothing it reaches.
   #checkov:skip=CKV_AWS_173:The environment holds resource names and ARNs only, no secrets; Lambda already encrypts it at rest with an AWS-managed key.
   #checkov:skip=CKV_AWS_272:The package is built from this repository by `make lambda-zip` and pinned by source_code_hash; code signing needs an AWS Signer profile and adds a signing step for no gain here.
+  #checkov:skip=CKV_AWS_115:Runs at once are safe (each day is written with a conditional PUT, tests/integration/test_lake_compaction.py) and the schedule starts one an hour; reserved concurrency would also fail the apply on new accounts whose concurrency quota is 10.
   count = var.lake_compaction_enabled ? 1 : 0
 
   function_name = local.lake_compaction_name
@@ -396,10 +403,6 @@ resource "aws_lambda_function" "lake_compaction" {
   architectures = ["arm64"]
   memory_size   = var.lake_compaction_memory_mb
   timeout       = var.lake_compaction_timeout_seconds
-
-  # One run at a time: runs never race each other over the same reading days (the
-  # conditional PUTs are the backstop, not the plan).
-  reserved_concurrent_executions = 1
 
   # The pipeline's own package (function.tf): compaction is part of pipeline/.
   filename         = local.lambda_zip_path

@@ -94,9 +94,8 @@ def test_checkov_finds_no_failed_check(everything_on: Path) -> None:
     assert ("aws_lambda_permission.simulator[0]", "CKV_AWS_364") in passed  # invoked only from its rule
     assert ("aws_lambda_function.simulator[0]", "CKV_AWS_45") in passed  # no secrets in its environment
     assert ("aws_iam_role_policy.simulator[0]", "CKV_AWS_62") in passed  # no full admin
-    # So did the lake's: compaction runs one at a time, invoked only from its rule, and the
-    # workgroup enforces its results' encryption.
-    assert ("aws_lambda_function.lake_compaction[0]", "CKV_AWS_115") in passed  # concurrency reserved
+    # So did the lake's: compaction is invoked only from its rule, and the workgroup enforces
+    # its results' encryption.
     assert ("aws_lambda_permission.lake_compaction[0]", "CKV_AWS_364") in passed
     assert ("aws_iam_role_policy.lake_compaction[0]", "CKV_AWS_62") in passed
     assert ("aws_athena_workgroup.lake", "CKV_AWS_82") in passed  # clients cannot turn encryption off

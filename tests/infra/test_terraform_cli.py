@@ -268,7 +268,7 @@ def test_the_lake_is_planned_with_compaction_unless_switched_off_and_the_view_at
     assert on["aws_cloudwatch_event_rule.lake_compaction[0]"]["schedule_expression"] == "rate(1 hour)"
     compaction = on["aws_lambda_function.lake_compaction[0]"]
     pipeline = on["aws_lambda_function.pipeline"]
-    assert compaction["handler"] == "handler.compact" and compaction["reserved_concurrent_executions"] == 1
+    assert compaction["handler"] == "handler.compact" and compaction["reserved_concurrent_executions"] == -1
     assert (compaction["filename"], compaction["source_code_hash"]) == (
         pipeline["filename"],
         pipeline["source_code_hash"],
@@ -675,7 +675,7 @@ def assert_the_compaction_is_scheduled(aws, outputs: dict, pipeline_function: di
     )
     assert function["CodeSha256"] == pipeline_function["CodeSha256"]
     assert function["Environment"] == pipeline_function["Environment"]
-    assert found["Concurrency"]["ReservedConcurrentExecutions"] == 1
+    assert "ReservedConcurrentExecutions" not in found.get("Concurrency", {})
     events = aws("events")
     rule = events.describe_rule(Name=outputs["lake_compaction_schedule_rule_name"])
     assert (rule["ScheduleExpression"], rule["State"]) == ("rate(1 hour)", "ENABLED")
@@ -693,10 +693,15 @@ def assert_the_compaction_is_scheduled(aws, outputs: dict, pipeline_function: di
     (policy,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
     raw = f"arn:aws:s3:::{bucket}"
     assert granted_by(iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]) == {
-        "ListLake": ({"s3:ListBucket"}, {raw}, {"StringLike": {"s3:prefix": "curated/*"}}),
+        "ListLake": ({"s3:ListBucket"}, {raw}, {}),
         "ReadLake": ({"s3:GetObject"}, {f"{raw}/curated/*"}, {}),
         "WriteCompactedDays": ({"s3:PutObject"}, {f"{raw}/curated/records/*"}, {}),
-        "DeleteMergedLanding": ({"s3:DeleteObject"}, {f"{raw}/curated/landing/*"}, {}),
+        "DeleteMergedOrUnreadable": (
+            {"s3:DeleteObject"},
+            {f"{raw}/curated/landing/*", f"{raw}/curated/records/*"},
+            {},
+        ),
+        "SetAsideUnreadable": ({"s3:PutObject"}, {f"{raw}/curated/unreadable/*"}, {}),
         "WriteOwnLogs": (
             {"logs:CreateLogStream", "logs:PutLogEvents"},
             {f"{group['arn'].removesuffix(':*')}:*"},

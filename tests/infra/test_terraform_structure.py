@@ -15,7 +15,7 @@ from pathlib import Path
 import hcl2
 import pytest
 
-from pipeline import lake
+from pipeline import lake, lake_compaction
 from pipeline.ops.simulated_files import MAX_READINGS_PER_FILE, SimulatorConfig
 from pipeline.schema import table_specs
 from pipeline.settings import Settings
@@ -519,13 +519,21 @@ def test_the_simulator_environment_is_what_its_code_reads_with_the_same_defaults
 LAKE_SCHEMA_SCRIPT = REPO / "scripts" / "lake_schema.py"
 RAW_LAKE = "${aws_s3_bucket.raw.arn}/${local.lake_prefix}"
 
-# The compaction's role, statement by statement: list and read curated/, write compacted days,
-# delete merged landing objects, log. No DynamoDB, SQS or SNS.
+# The compaction's role, statement by statement: list the bucket (so that a day not compacted
+# yet is a 404, not a 403), read curated/, write compacted days, delete merged landing objects,
+# set unreadable ones aside, log. No DynamoDB, SQS or SNS.
 COMPACTION_PERMISSIONS = {
     "ListLake": ({"s3:ListBucket"}, {"${aws_s3_bucket.raw.arn}"}),
     "ReadLake": ({"s3:GetObject"}, {f"{RAW_LAKE}*"}),
     "WriteCompactedDays": ({"s3:PutObject"}, {"${aws_s3_bucket.raw.arn}/${local.lake_compacted_prefix}*"}),
-    "DeleteMergedLanding": ({"s3:DeleteObject"}, {"${aws_s3_bucket.raw.arn}/${local.lake_landing_prefix}*"}),
+    "DeleteMergedOrUnreadable": (
+        {"s3:DeleteObject"},
+        {
+            "${aws_s3_bucket.raw.arn}/${local.lake_landing_prefix}*",
+            "${aws_s3_bucket.raw.arn}/${local.lake_compacted_prefix}*",
+        },
+    ),
+    "SetAsideUnreadable": ({"s3:PutObject"}, {"${aws_s3_bucket.raw.arn}/${local.lake_unreadable_prefix}*"}),
     "WriteOwnLogs": (
         {"logs:CreateLogStream", "logs:PutLogEvents"},
         {"${aws_cloudwatch_log_group.lake_compaction[0].arn}:*"},
@@ -676,6 +684,7 @@ def test_the_lake_tables_read_what_the_pipeline_writes_where_it_writes_it(tf) ->
         assert re.fullmatch(r"\d{4}-\d\d-\d\d", tf.default(start)), start
     assert tf.resolve("${local.lake_landing_prefix}") == f"{defaults.lake_prefix}{lake.LANDING}/"
     assert tf.resolve("${local.lake_compacted_prefix}") == f"{defaults.lake_prefix}{lake.COMPACTED}/"
+    assert tf.resolve("${local.lake_unreadable_prefix}") == f"{defaults.lake_prefix}{lake_compaction.UNREADABLE}/"
     # The landing area cannot hold rows written before the pipeline ran; reading days go further back.
     assert tf.default("lake_readings_start_date") <= tf.default("lake_landing_start_date")
 
@@ -770,21 +779,20 @@ def test_the_compaction_role_may_do_exactly_what_compaction_does(tf) -> None:
     assert all(s.get("effect", "Allow") == "Allow" for s in statements.values())
     granted = {sid: (set(s["actions"]), set(s["resources"])) for sid, s in statements.items()}
     assert granted == COMPACTION_PERMISSIONS
-    # It may list only under curated/ (it lists curated/landing/)
-    assert statements["ListLake"]["condition"] == LAKE_PREFIX_ONLY
+    assert "condition" not in statements["ListLake"], "a GET of a missing day must be a 404"
     assert tf.resolve("${local.lake_prefix}") == Settings().lake_prefix
     role = tf.resource("aws_iam_role", "lake_compaction")
     assert role["assume_role_policy"] == "${data.aws_iam_policy_document.function_assume_role.json}"
 
 
-def test_the_compaction_function_runs_the_pipelines_package_one_run_at_a_time(tf, packager) -> None:
+def test_the_compaction_function_runs_the_pipelines_package(tf, packager) -> None:
     function = tf.resource("aws_lambda_function", "lake_compaction")
     pipeline_function = tf.resource("aws_lambda_function", "pipeline")
     for attribute in ("runtime", "architectures", "filename", "source_code_hash"):
         assert function[attribute] == pipeline_function[attribute], attribute
     assert function["role"] == "${aws_iam_role.lake_compaction[0].arn}"
     assert function["environment"] == [{"variables": "${local.pipeline_environment}"}]
-    assert function["reserved_concurrent_executions"] == 1
+    assert "reserved_concurrent_executions" not in function, "would fail the apply on a new account"
     assert function["timeout"] == "${var.lake_compaction_timeout_seconds}"
     assert function["memory_size"] == "${var.lake_compaction_memory_mb}"
     assert (tf.default("lake_compaction_timeout_seconds"), tf.default("lake_compaction_memory_mb")) == (900, 1024)
