@@ -42,6 +42,7 @@ def pages() -> dict[str, list[st.Page]]:
         "Analyse": [
             st.Page("pages/live.py", title="Live", icon=":material/monitoring:", default=True),
             st.Page("pages/records.py", title="Records", icon=":material/table_rows:"),
+            st.Page("pages/explore.py", title="Explore", icon=":material/query_stats:"),
         ],
         "Data in": [
             st.Page("pages/simulate.py", title="Simulate", icon=":material/science:"),

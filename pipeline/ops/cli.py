@@ -545,23 +545,13 @@ def cmd_sql(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
         rows = [dict(zip(answer.columns, row, strict=True)) for row in answer.rows]
         print(json.dumps(rows, default=_json_value, indent=1), file=out)
     else:
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(answer.columns)
-        writer.writerows([_csv_value(v) for v in row] for row in answer.rows)
+        out.write(answer.csv())
     print(answer.summary() + (f"; only the first {args.max_rows:,} shown" if answer.truncated else ""), file=sys.stderr)
     return 0
 
 
 def _json_value(value: object) -> object:
     return value.isoformat() if isinstance(value, date | datetime) else str(value)
-
-
-def _csv_value(value: object) -> object:
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    if isinstance(value, list):
-        return json.dumps(value)
-    return "" if value is None else value
 
 
 def cmd_rebuild_rollups(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:

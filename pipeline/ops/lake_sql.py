@@ -15,6 +15,9 @@ the rest of `pipeline/` keeps to the standard library and boto3.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 import threading
 import time
@@ -70,6 +73,24 @@ class Answer:
         if self.bytes_scanned is not None and self.cost_usd is not None:
             rows += f"; scanned {self.bytes_scanned / 1e6:,.1f} MB, ${self.cost_usd:.6f}"
         return rows
+
+    def csv(self) -> str:
+        """The rows under a header, as `python -m pipeline sql` prints them and the Explore page
+        downloads them (one writer, so the two files are the same): decimals to their last
+        digit, dates and times in ISO 8601, lists (the reasons) as JSON, nulls empty."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(self.columns)
+        writer.writerows([_csv_value(v) for v in row] for row in self.rows)
+        return out.getvalue()
+
+
+def _csv_value(value: object) -> object:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return json.dumps(value)
+    return "" if value is None else value
 
 
 def read_only(sql: str) -> str:

@@ -17,6 +17,7 @@ from tests.app.test_page_operations import send_dead_letter
 PAGES = {
     "pages/live.py": "Live",
     "pages/records.py": "Records",
+    "pages/explore.py": "Explore",
     "pages/simulate.py": "Simulate",
     "pages/files.py": "Files",
     "pages/sites.py": "Sites",

@@ -22,6 +22,7 @@ CRAFTED_SITE = "[x](http://127.0.0.1:9)"
 PAGES = (
     "pages/live.py",
     "pages/records.py",
+    "pages/explore.py",
     "pages/simulate.py",
     "pages/files.py",
     "pages/sites.py",
@@ -82,6 +83,15 @@ def test_an_unreadable_crafted_file_says_why_as_text(stack, process, open_page, 
     at = open_page("pages/files.py")
     assert_no_live_markdown(at)
     assert "cannot be read as readings" in text(at)
+
+
+def test_a_crafted_name_in_a_failing_query_shows_as_text(open_page, text, tmp_path, monkeypatch):
+    monkeypatch.setenv("ENERGY_DATA_DIR", str(tmp_path))  # the lake's local copy
+    at = open_page("pages/explore.py")
+    at.text_area(key="explore_sql").input(f'SELECT * FROM "{CRAFTED_SITE}"')
+    at.button(key="explore_run").click().run()
+    assert_no_live_markdown(at)
+    assert f"Table with name {CRAFTED_SITE} does not exist" in text(at)
 
 
 @pytest.mark.parametrize("page", PAGES)

@@ -15,6 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from local_aws.runner import Runner
+from pipeline.ops.simulated_uploads import upload_simulated
+from pipeline.settings import Settings
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -124,3 +128,21 @@ def context(browser) -> Iterator[object]:
     ctx.set_default_timeout(30_000)
     yield ctx
     ctx.close()
+
+
+@pytest.fixture
+def fresh_app(settings: Settings, runner: Runner, tmp_path: Path) -> Iterator[str]:
+    """GIVEN three sites with stored readings (the test's embedded AWS), and a `streamlit run`
+    on it that nobody has opened yet."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium: run `make browser`")
+    upload_simulated(settings, sites=3, readings_per_site=8, anomaly_rate=0.3, seed=7)
+    runner.drain(timeout=60)
+    env = app_env(
+        ENERGY_BACKEND="local",
+        AWS_ENDPOINT_URL=settings.endpoint_url or "",
+        AWS_REGION=settings.region,
+        ENERGY_DATA_DIR=str(tmp_path / "data"),  # the lake's local copy, not the project's
+    )
+    with streamlit_server(env, tmp_path / "streamlit.log") as url:
+        yield url

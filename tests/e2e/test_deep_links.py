@@ -7,29 +7,10 @@ yet (the journey's server has served `/` long before its deep link).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from playwright.sync_api import expect
 
-from local_aws.runner import Runner
-from pipeline.ops.simulated_uploads import upload_simulated
-from pipeline.settings import Settings
-from tests.e2e.conftest import CHROMIUM, app_env, streamlit_server
-
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
-
-
-@pytest.fixture
-def fresh_app(settings: Settings, runner: Runner, tmp_path) -> Iterator[str]:
-    """GIVEN three sites with stored readings, and a `streamlit run` nobody has opened yet."""
-    if not CHROMIUM.exists():
-        pytest.skip("Debian's chromium is not installed at /usr/bin/chromium: run `make browser`")
-    upload_simulated(settings, sites=3, readings_per_site=8, anomaly_rate=0.3, seed=7)
-    runner.drain(timeout=60)
-    env = app_env(ENERGY_BACKEND="local", AWS_ENDPOINT_URL=settings.endpoint_url or "", AWS_REGION=settings.region)
-    with streamlit_server(env, tmp_path / "streamlit.log") as url:
-        yield url
 
 
 def test_a_deep_link_on_a_fresh_server_opens_the_page_inside_the_app(fresh_app, context):
