@@ -190,3 +190,41 @@ def test_a_damaged_local_database_is_built_again_and_queries_at_once_take_turns(
         )
 
     assert all(answer.rows == want for answer in answers_at_once)
+
+
+def test_the_local_copy_follows_every_change_of_the_lake_as_a_fresh_copy_would(stack, tmp_path, runner):
+    settings, cache = stack
+    every_row = 'SELECT * FROM records ORDER BY site_id, "timestamp"'
+
+    def kept_and_fresh() -> tuple[list, list]:
+        kept = run(settings, every_row, cache_dir=cache).rows
+        fresh = run(settings, every_row, cache_dir=tmp_path / f"fresh-{len(list(tmp_path.iterdir()))}").rows
+        return kept, fresh
+
+    def reprocess(generated: float) -> None:
+        rows = [reading(29, 10, generated, 1, "roof"), reading(29, 11, 4, 0.5, "roof")]
+        raw_files.upload(settings, "raw/2026/11/29/roof.json", json.dumps(rows).encode())
+        runner.drain()
+
+    steps = [
+        ("loaded once", lambda: None),
+        ("a file re-processed with a new value", lambda: reprocess(7)),
+        ("compacted", lambda: compact(settings)),
+        ("re-processed after compaction", lambda: reprocess(8)),
+        ("compacted again", lambda: compact(settings)),
+    ]
+    for step, change in steps:
+        change()
+        kept, fresh = kept_and_fresh()
+        assert kept == fresh, f"after '{step}', the kept copy differs from a fresh one"
+        assert [r[:12] for r in kept] == table_rows(settings, SITES), f"after '{step}'"
+
+    reprocess(9)  # a landing object that then disappears (as one set aside would): its version goes
+    s3 = client(settings, "s3")
+    [landing] = s3.list_objects_v2(Bucket=settings.bucket, Prefix=f"{settings.lake_prefix}landing/")["Contents"]
+    s3.delete_object(Bucket=settings.bucket, Key=landing["Key"])
+    kept, fresh = kept_and_fresh()
+    assert kept == fresh
+    assert [r[2] for r in kept if r[0] == "roof" and r[1].month == 11 and r[1].hour == 10] == [Decimal(8)], (
+        "the version before it"
+    )
