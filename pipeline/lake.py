@@ -7,9 +7,9 @@ object under `curated/landing/written=YYYY-MM-DD/`, named so that no other write
 name. A failed PUT fails the try before anything is stored; a write that fails after it
 leaves rows its retry writes again, later. So every record DynamoDB holds has its row in
 the lake, and the lake's rows are versions: the record as DynamoDB holds it is the newest
-row of its `(site_id, timestamp)` by `written_at` (`newest`). Re-processing a file adds
-newer rows, never loses older ones; compaction (to come) keeps only the newest, sorted into
-the days of the readings.
+row of its `(site_id, timestamp)` by `written_at` (`newest`, and the `records` view of
+`records_view`). Re-processing a file adds newer rows, never loses older ones; compaction
+(`pipeline.lake_compaction`) keeps only the newest, one object a reading day.
 """
 
 from __future__ import annotations
