@@ -6,6 +6,7 @@ object in the landing area that is not the lake's."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -195,3 +196,40 @@ def test_batches_and_a_run_out_of_time_leave_the_rest_for_the_next_run(stack):
     assert not second.stopped_early and second.landing_objects == 3 and second.days_written == 2
     assert_each_reading_once_in_the_days(settings)
     assert_lake_agrees(settings)
+
+
+def test_a_landing_object_written_before_a_column_existed_is_merged_with_it_empty(stack):
+    settings, runner = stack
+    upload(settings, "a", [reading(29, "10:00", 2)])
+    runner.drain()
+    older = [c for c in lake.COLUMNS if c.name != "estimate_method"]  # an optional column added later
+    row = {c.name: v for c, v in zip(lake.COLUMNS, lake_rows(settings)[0], strict=False)}
+    row["written_at"] = datetime(2020, 1, 1, tzinfo=UTC)  # an older version of the same reading
+    key = f"{settings.lake_prefix}landing/written=2020-01-01/part-older.parquet"
+    client(settings, "s3").put_object(Bucket=settings.bucket, Key=key, Body=write_parquet(older, [row]))
+
+    report = compact(settings)
+
+    assert report.set_aside == [] and report.superseded == 1
+    assert_each_reading_once_in_the_days(settings)
+    assert_lake_agrees(settings)
+
+
+def test_a_damaged_day_is_set_aside_and_the_day_written_again_from_what_is_readable(stack):
+    settings, runner = stack
+    upload(settings, "a", [reading(29, "10:00", 2)])
+    runner.drain()
+    compact(settings)
+    s3 = client(settings, "s3")
+    day = lake.compacted_key(settings, date(2026, 11, 29))
+    s3.put_object(Bucket=settings.bucket, Key=day, Body=b"PAR1 damaged PAR1")
+    upload(settings, "b", [reading(29, "11:00", 3)])
+    runner.drain()
+
+    report = compact(settings)
+
+    assert [entry.split(": ")[0] for entry in report.set_aside] == [day]
+    assert keys(settings, UNREADABLE) == [f"{settings.lake_prefix}{UNREADABLE}/records/day=2026-11-29/records.parquet"]
+    # the damaged day's readings leave the lake's tables (kept for a person, and in DynamoDB);
+    # the day holds what could be read
+    assert [r[1].hour for r in lake_rows(settings)] == [11]
