@@ -11,7 +11,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -23,6 +23,7 @@ from pipeline.events import notification_body
 from pipeline.ops import (
     dead_letters,
     episode_marks,
+    lake_check,
     lake_queries,
     lake_sql,
     record_edits,
@@ -198,8 +199,15 @@ def parser() -> argparse.ArgumentParser:
     )
     reb.add_argument("--site", help="only this site (default: every registered site)")
     reb.add_argument("--since", type=_day, help="only days from this one (YYYY-MM-DD)")
-    lake_command = command("lake", cmd_lake, "the data lake: compact its landing area into one file a day")
-    lake_command.add_argument("action", choices=("compact",))
+    lake_command = command(
+        "lake",
+        cmd_lake,
+        "the data lake: compact its landing area into one file a day, or check it against DynamoDB day by day",
+    )
+    lake_command.add_argument("action", choices=("compact", "check"))
+    lake_command.add_argument(
+        "--since", type=_day, help="check: readings from this UTC day on (default: the last 30 days)"
+    )
     sql = command(
         "sql",
         cmd_sql,
@@ -515,6 +523,15 @@ def _snooze_time(text: str) -> str:
 
 
 def cmd_lake(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    if args.action == "check":
+        since = date.fromisoformat(args.since) if args.since else datetime.now(UTC).date() - timedelta(days=30)
+        try:
+            found = lake_check.check(settings, since)
+        except (lake_sql.QueryFailed, lake_sql.QueryRefused) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(found.render(), file=out)
+        return 0 if found.ok else 1
     try:
         report = lake_compaction.compact(settings)
     except lake_compaction.CompactionError as exc:

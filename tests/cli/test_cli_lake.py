@@ -1,8 +1,12 @@
-"""`python -m pipeline lake compact` on the embedded stack, and the same compaction as the
-scheduled function runs it (lambda/handler.py's `compact`)."""
+"""`python -m pipeline lake compact` and `lake check` on the embedded stack, and the same
+compaction as the scheduled function runs it (lambda/handler.py's `compact`)."""
+
+from decimal import Decimal
 
 from local_aws.runner import LambdaContext, load_handler
+from pipeline import lake
 from pipeline.aws import client
+from pipeline.records import Record
 from tests.lake_reader import lake_rows
 
 
@@ -48,3 +52,39 @@ def test_the_scheduled_function_compacts_and_reports(settings, runner, cli):
 
     assert answer["summary"].startswith("1 landing object (6 rows) merged into 1 day")
     assert answer["set_aside"] == [] and landing(settings) == 0
+
+
+def test_check_finds_the_lake_equal_to_dynamodb_before_and_after_compaction(
+    cli, settings, runner, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("ENERGY_DATA_DIR", str(tmp_path))
+    cli("simulate", "--sites", "3", "--readings", "6", "--seed", "5")
+    runner.drain()
+
+    for moment in ("landing", "compacted"):
+        code, out = cli("lake", "check")
+        assert code == 0, out
+        assert out.startswith("OK: ") and "3 sites" in out and "0 differ" in out, (moment, out)
+        cli("lake", "compact")
+
+
+def test_check_names_the_days_where_the_lake_lost_rows_or_holds_rows_dynamodb_does_not(
+    cli, settings, runner, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("ENERGY_DATA_DIR", str(tmp_path))
+    cli("simulate", "--sites", "2", "--readings", "4", "--seed", "5")
+    runner.drain()
+    s3 = client(settings, "s3")
+    [landing] = s3.list_objects_v2(Bucket=settings.bucket, Prefix=f"{settings.lake_prefix}landing/")["Contents"]
+    s3.delete_object(Bucket=settings.bucket, Key=landing["Key"])  # rows the lake lost
+    stray = Record("site-9", "2026-12-01T00:00:00Z", Decimal(1), Decimal(2), Decimal(-1), (), "raw/x.json", "")
+    lake.write_ahead(settings, [stray])  # a row written ahead that no try stored
+
+    code, out = cli("lake", "check", "--since", "2026-11-01")
+
+    assert code == 1 and out.startswith("DIFFERENT: ")
+    assert (
+        "site-9 2026-12-01: lake 1 readings, 1 kWh generated, 2 kWh consumed, 0 anomalies, DynamoDB no readings" in out
+    )
+    lost = [line for line in out.splitlines() if line.strip().startswith(("site-1 ", "site-2 "))]
+    assert lost and all(": lake no readings, DynamoDB " in line for line in lost)
