@@ -1,7 +1,7 @@
 """Explore: analysts' SQL over every record in the data lake, read-only, with a time and a row limit."""
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import streamlit as st
 from botocore.exceptions import BotoCoreError, ClientError
@@ -10,12 +10,13 @@ from dashboard import app_shell, errors, explore, page_parts
 from dashboard.timefmt import shown, user_timezone
 from dashboard.untrusted_text import plain
 from pipeline import lake, lake_compaction
-from pipeline.ops import lake_queries, lake_sql
+from pipeline.ops import lake_check, lake_queries, lake_sql
 
 SQL, READY = "explore_sql", "explore_ready"  # widget keys
 RESULT, RUNS, COMPACTION = "explore_result", "explore_runs", "explore_compaction"  # the session's last of each
 MAX_ROWS = 100_000  # the session holds its answer three times (rows, table, CSV); the CLI takes 1,000,000
 COMPACT_SECONDS = 60  # "Compact now" stops between batches after this; the rest waits for the next run
+CHECK, CHECK_DAYS = "explore_check_result", 30  # the session's last check, and the days it covers
 
 settings = app_shell.start_page()
 tz = user_timezone()
@@ -168,3 +169,24 @@ with st.expander("Lake", icon=":material/database:", key="explore_lake", on_chan
             st.info(f"Nothing to compact at {shown(when, tz)}: the landing area is empty.", icon=":material/check:")
         for entry in report.set_aside:
             st.warning(f"Set aside (not the lake's Parquet): {plain(entry)}", icon=":material/warning:")
+    st.caption(
+        f"Check the lake against DynamoDB: each site's readings, energies and anomalies per UTC day over the "
+        f"last {CHECK_DAYS} days, the days that differ listed with both sides. Also `python -m pipeline lake check`."
+    )
+    if st.button("Check against DynamoDB", icon=":material/fact_check:", key="explore_check"):
+        try:
+            with st.spinner("Comparing the lake with DynamoDB…", show_time=True):
+                since = datetime.now(UTC).date() - timedelta(days=CHECK_DAYS)
+                st.session_state[CHECK] = (datetime.now(UTC), lake_check.check(settings, since))
+        except (lake_sql.QueryFailed, lake_sql.QueryRefused) as exc:
+            st.error(f"**The check failed:** {plain(exc)}.", icon=":material/error:")
+        except (ClientError, BotoCoreError) as exc:
+            errors.show_error(exc, settings, "checking the lake")
+    if checked := st.session_state.get(CHECK):
+        when, found = checked
+        first, *days = found.render().splitlines()
+        if found.ok:
+            st.success(f"Checked at {shown(when, tz)}: {plain(first)}.", icon=":material/fact_check:")
+        else:
+            st.warning(f"Checked at {shown(when, tz)}: {plain(first)}.", icon=":material/warning:")
+            st.code("\n".join(line.strip() for line in days), language=None)

@@ -232,6 +232,24 @@ def test_compact_now_warns_of_an_object_it_sets_aside(stack, open_page):
     assert "1 unreadable object moved to unreadable/" in text(at)
 
 
+def test_check_against_dynamodb_says_the_lake_agrees_then_lists_the_days_it_lost(seeded, stack, open_page):
+    at = open_page(EXPLORE)
+
+    at.button(key="explore_check").click().run()
+
+    assert not at.exception
+    [agrees] = [shown(s.value) for s in at.success]
+    assert "OK: " in agrees and "of 3 sites" in agrees and "0 differ" in agrees
+    for key in landing_objects(stack):  # the lake loses every row it had
+        client(stack, "s3").delete_object(Bucket=stack.bucket, Key=key)
+    at.button(key="explore_check").click().run()
+    [differs] = [shown(w.value) for w in at.warning]
+    assert "DIFFERENT: " in differs
+    listed = at.code[0].value.splitlines()
+    assert {line.split()[0] for line in listed} == set(SITES)
+    assert all(": lake no readings, DynamoDB " in line for line in listed)
+
+
 def test_the_sql_and_its_answer_stay_while_the_analyst_visits_another_page(open_page):
     at = run_sql(open_page(EXPLORE), "SELECT 42 AS answer", max_rows=500)
 
