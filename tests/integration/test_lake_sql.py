@@ -9,6 +9,7 @@ import json
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -17,7 +18,7 @@ from bench.lake_answers import answers
 from pipeline import raw_files
 from pipeline.aws import client
 from pipeline.lake_compaction import compact
-from pipeline.ops import lake_cache, lake_local, lake_queries
+from pipeline.ops import lake_cache, lake_check, lake_local, lake_queries
 from pipeline.ops.lake_sql import QueryFailed, QueryRefused, run
 from pipeline.sites import Site, put_sites
 from tests.lake_reader import table_rows
@@ -124,38 +125,40 @@ def test_an_object_key_that_climbs_out_of_the_copy_is_not_followed(stack, tmp_pa
     assert not (tmp_path / "escaped.parquet").exists() and not list(tmp_path.rglob("escaped.parquet"))
 
 
-@pytest.fixture
-def athena(settings, monkeypatch):
-    """The stack's settings as on AWS (Athena, not DuckDB), still against the embedded AWS,
-    with the workgroup Terraform creates and one result set for the next query."""
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    on_aws = replace(settings, backend="aws")
-    client(on_aws, "athena").create_work_group(Name=on_aws.athena_workgroup)
-    result = {
-        "results": [
-            {
-                "rows": [
-                    {"Data": [{"VarCharValue": v} for v in ("site_id", "day", "net_kwh", "readings")]},
-                    {"Data": [{"VarCharValue": v} for v in ("roof", "2026-11-29", "1.500000", "2")]},
-                    {"Data": [{"VarCharValue": "meter"}, {"VarCharValue": "2026-11-29"}, {}, {"VarCharValue": "7"}]},
-                ],
-                "column_info": [
-                    {"Name": "site_id", "Type": "varchar"},
-                    {"Name": "day", "Type": "date"},
-                    {"Name": "net_kwh", "Type": "decimal"},
-                    {"Name": "readings", "Type": "bigint"},
-                ],
-            }
-        ]
-    }
+def answer_next_athena_query(settings, columns: list[tuple[str, str]], rows: list[list[str | None]]) -> None:
+    """moto's Athena gives the next query these rows (text, as Athena returns them) under a
+    header row, with the columns' names and types."""
+    header = {"Data": [{"VarCharValue": name} for name, _ in columns]}
+    data = [{"Data": [{} if v is None else {"VarCharValue": v} for v in row]} for row in rows]
+    result = {"rows": [header, *data], "column_info": [{"Name": n, "Type": t} for n, t in columns]}
     request = urllib.request.Request(
         f"{settings.endpoint_url}/moto-api/static/athena/query-results",
-        data=json.dumps(result).encode(),
+        data=json.dumps({"results": [result]}).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
     urllib.request.urlopen(request, timeout=10).close()
+
+
+def as_on_aws(settings, monkeypatch):
+    """The stack's settings as on AWS (Athena, not DuckDB), still against the embedded AWS,
+    with the workgroup Terraform creates."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    on_aws = replace(settings, backend="aws")
+    client(on_aws, "athena").create_work_group(Name=on_aws.athena_workgroup)
+    return on_aws
+
+
+@pytest.fixture
+def athena(settings, monkeypatch):
+    """The settings as on AWS, and one result set for the next query."""
+    on_aws = as_on_aws(settings, monkeypatch)
+    answer_next_athena_query(
+        settings,
+        [("site_id", "varchar"), ("day", "date"), ("net_kwh", "decimal"), ("readings", "bigint")],
+        [["roof", "2026-11-29", "1.500000", "2"], ["meter", "2026-11-29", None, "7"]],
+    )
     return on_aws
 
 
@@ -228,3 +231,35 @@ def test_the_local_copy_follows_every_change_of_the_lake_as_a_fresh_copy_would(s
     assert [r[2] for r in kept if r[0] == "roof" and r[1].month == 11 and r[1].hour == 10] == [Decimal(8)], (
         "the version before it"
     )
+
+
+def test_on_aws_the_lake_check_reads_athenas_figures_and_names_the_day_that_differs(stack, monkeypatch):
+    settings, _ = stack
+    on_aws = as_on_aws(settings, monkeypatch)
+    since = date(2026, 11, 29)
+    held = {
+        **lake_check._dynamodb_figures(on_aws, "meter", since),
+        **lake_check._dynamodb_figures(on_aws, "roof", since),
+    }
+    rows = [
+        [site, day.isoformat(), f"{generated:.6f}", f"{consumed:.6f}", str(readings - (site == "roof")), str(anomalies)]
+        for (site, day), (readings, generated, consumed, anomalies) in held.items()
+    ]
+    answer_next_athena_query(
+        settings,
+        [
+            ("site_id", "varchar"),
+            ("day", "date"),
+            ("readings", "bigint"),
+            ("generated", "decimal(38,6)"),
+            ("consumed", "decimal(38,6)"),
+            ("anomalies", "bigint"),
+        ],
+        [[r[0], r[1], r[4], r[2], r[3], r[5]] for r in rows],
+    )
+
+    found = lake_check.check(on_aws, since)
+
+    assert [(d.site_id, d.day) for d in found.differences] == [("roof", since)], "Athena's roof lacks a reading"
+    [roof] = found.differences
+    assert roof.lake[0] == roof.dynamodb[0] - 1 and roof.lake[1:] == roof.dynamodb[1:]
