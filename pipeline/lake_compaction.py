@@ -152,14 +152,11 @@ def _read_landing(s3: Any, settings: Settings, obj: dict[str, Any], report: Comp
     if obj.get("Size", 0) > MAX_OBJECT_BYTES:
         _set_aside(s3, settings, key, f"{obj['Size']:,} bytes, more than one write ever puts", report)
         return None
+    obj = _get(s3, settings, key)
+    if obj is None:
+        return None  # merged and deleted by another run since the listing
     try:
-        data = s3.get_object(Bucket=settings.bucket, Key=key)["Body"].read()
-    except Exception as exc:
-        if error_code(exc) in ("NoSuchKey", "404"):
-            return None  # merged and deleted by another run since the listing
-        raise
-    try:
-        return _lake_rows(read_parquet(data))
+        return _lake_rows(read_parquet(obj["Body"].read()))
     except ParquetError as exc:
         _set_aside(s3, settings, key, str(exc), report)
         return None
@@ -211,18 +208,25 @@ def _merge_day(s3: Any, settings: Settings, day: date, rows: dict[Reading, Row],
 def _read_day(s3: Any, settings: Settings, key: str, report: Compaction) -> tuple[dict[Reading, Row], str | None]:
     """A compacted day's records by reading, and the ETag of the version read (None: no day
     yet, or it was unreadable and has been set aside)."""
-    try:
-        obj = s3.get_object(Bucket=settings.bucket, Key=key)
-    except Exception as exc:
-        if error_code(exc) in ("NoSuchKey", "404"):
-            return {}, None
-        raise
+    obj = _get(s3, settings, key)
+    if obj is None:
+        return {}, None
     try:
         rows = _lake_rows(read_parquet(obj["Body"].read()))
     except ParquetError as exc:
         _set_aside(s3, settings, key, str(exc), report)
         return {}, None
     return {(r["site_id"], r["timestamp"]): r for r in rows}, obj["ETag"]
+
+
+def _get(s3: Any, settings: Settings, key: str) -> dict[str, Any] | None:
+    """The object, or None when there is none (the role may list the bucket: a 404, not a 403)."""
+    try:
+        return s3.get_object(Bucket=settings.bucket, Key=key)
+    except Exception as exc:
+        if error_code(exc) in ("NoSuchKey", "404"):
+            return None
+        raise
 
 
 def _set_aside(s3: Any, settings: Settings, key: str, reason: str, report: Compaction) -> None:

@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 from botocore.exceptions import ClientError
 
-from pipeline import lake, raw_files
+from pipeline import lake, lake_compaction, raw_files
 from pipeline.aws import client
 from pipeline.lake_compaction import UNREADABLE, compact
 from pipeline.parquet import Column, write_parquet
@@ -233,3 +233,21 @@ def test_a_damaged_day_is_set_aside_and_the_day_written_again_from_what_is_reada
     # the damaged day's readings leave the lake's tables (kept for a person, and in DynamoDB);
     # the day holds what could be read
     assert [r[1].hour for r in lake_rows(settings)] == [11]
+
+
+def test_a_landing_object_larger_than_any_write_is_set_aside_unread(stack, monkeypatch):
+    settings, runner = stack
+    upload(settings, "a", [reading(29, "10:00", 2)])
+    runner.drain()
+    [key] = keys(settings, lake.LANDING)
+    monkeypatch.setattr(lake_compaction, "MAX_OBJECT_BYTES", 10)  # every object is "too large"
+    reads = FaultPlan(only=lambda call: call == "s3.GetObject")
+
+    with injected(settings, reads):
+        reads.active = True
+        report = compact(settings)
+
+    assert report.set_aside and report.set_aside[0].startswith(f"{key}: ")
+    assert "more than one write ever puts" in report.set_aside[0]
+    assert reads.calls == [], "never downloaded"
+    assert keys(settings, lake.LANDING) == [] and len(keys(settings, UNREADABLE)) == 1

@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from botocore.exceptions import ClientError
 
 from bench.lake_answers import answers
 from pipeline import raw_files
@@ -22,6 +23,7 @@ from pipeline.ops import lake_cache, lake_check, lake_local, lake_queries
 from pipeline.ops.lake_sql import QueryFailed, QueryRefused, run
 from pipeline.sites import Site, put_sites
 from tests.lake_reader import table_rows
+from tests.reliability.faults import FaultPlan, injected
 
 SITES = ("meter", "roof")
 
@@ -263,3 +265,16 @@ def test_on_aws_the_lake_check_reads_athenas_figures_and_names_the_day_that_diff
     assert [(d.site_id, d.day) for d in found.differences] == [("roof", since)], "Athena's roof lacks a reading"
     [roof] = found.differences
     assert roof.lake[0] == roof.dynamodb[0] - 1 and roof.lake[1:] == roof.dynamodb[1:]
+
+
+def test_a_sync_that_fails_half_way_leaves_a_copy_the_next_query_completes(stack):
+    settings, cache = stack
+    plan = FaultPlan(fail_at=2, only=lambda call: call == "s3.GetObject")  # the second download fails
+    with injected(settings, plan):
+        plan.active = True
+        with pytest.raises(ClientError):
+            run(settings, lake_queries.DAILY_ENERGY.sql, cache_dir=cache)
+
+    assert plan.failed == ["s3.GetObject"]
+    answer = run(settings, lake_queries.DAILY_ENERGY.sql, cache_dir=cache)
+    assert answer.rows == expected(settings)["daily-energy"], "every file there, none twice"

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pipeline import parquet_reader
 from pipeline.parquet import Column, ParquetError, write_parquet
 from pipeline.parquet_reader import read_parquet
 from tests.unit.test_parquet import COLUMNS, ROWS
@@ -93,7 +94,7 @@ def test_a_damaged_file_is_refused_with_a_parquet_error_and_nothing_else(damage)
         assert refused > 2_500, "most single-bit flips are caught (gzip's CRC guards the pages)"
 
 
-def test_a_file_that_claims_huge_pages_or_deep_metadata_is_refused_without_reading_it():
+def test_a_file_that_claims_huge_pages_or_deep_metadata_is_refused_without_reading_it(monkeypatch):
     good = write_parquet([Column("x", "string")], [{"x": "y" * 100}])
     footer_length = int.from_bytes(good[-8:-4], "little")
     deep = b"PAR1" + b"\x1c" * 5_000 + b"\x00" + (5_001).to_bytes(4, "little") + b"PAR1"
@@ -102,6 +103,10 @@ def test_a_file_that_claims_huge_pages_or_deep_metadata_is_refused_without_readi
         read_parquet(deep)
     with pytest.raises(ParquetError):
         read_parquet(good[:4] + good[4 : -8 - footer_length] + b"\xff" * footer_length + good[-8:])
+    # a page whose header claims more than the reader inflates is refused before inflating it
+    monkeypatch.setattr(parquet_reader, "MAX_PAGE_BYTES", 50)
+    with pytest.raises(ParquetError, match="larger than this reader takes"):
+        read_parquet(good)
 
 
 def test_times_before_1970_and_to_the_microsecond_come_back():
